@@ -1,0 +1,123 @@
+"""The ``leadkit`` command: ``serve``, ``demo`` and ``check``.
+
+- ``leadkit serve --config FILE [--host 127.0.0.1] [--port 8000]``: the
+  standalone server on waitress (a production WSGI server).
+- ``leadkit demo [--port 8000]``: the demo landing wired to a sandbox network
+  on loopback: no config, no internet.
+- ``leadkit check --config FILE``: validate, and print the call a sample lead
+  would produce (the key masked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import sys
+from typing import Sequence
+
+from . import __version__
+from .config import Config, ConfigError, config_from_mapping, load_config
+from .lead import Lead
+from .order import Order
+from .payload import build_payload, encode_form
+from .phone import example_number, parse_phone
+from .render import BUILTIN_TEMPLATES
+from .server import make_app, make_server
+from .visitor import make_visitor
+
+__all__ = ["main", "demo_config"]
+
+SAMPLE_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) " \
+            "Chrome/126.0 Mobile Safari/537.36"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="leadkit", description="Lead-capture front for AlterCPA networks.")
+    parser.add_argument("--version", action="version", version=f"leadkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the standalone server (waitress)")
+    serve.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=8)
+    demo = commands.add_parser("demo", help="run the demo landing with a sandbox network, no config needed")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    check = commands.add_parser("check", help="validate the config and show a sample lead's call")
+    check.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+    args = parser.parse_args(argv)
+    _configure_logging()
+    try:
+        if args.command == "serve":
+            return _serve(load_config(args.config), args.host, args.port, args.threads)
+        if args.command == "demo":
+            return _demo(args.host, args.port)
+        return _check(load_config(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _serve(config: Config, host: str, port: int, threads: int, banner: str = "") -> int:
+    app = make_app(config)
+    server = make_server(app, host=host, port=port, threads=threads)
+    url = f"http://{host}:{server.effective_port}/"
+    print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
+          + banner, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def demo_config(api: str, key: str) -> Config:
+    """The demo's configuration: webmaster role, dalead dialect, offer 217 in Kazakhstan."""
+    return config_from_mapping({
+        "network": {"api": api, "key": key, "role": "wm", "dialect": "dalead", "timeout": 10},
+        "offer": {"offer": 217, "flow": 42, "country": "kz"},
+        "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo")},
+        "form": {"title": "Order with a 50% discount", "submit": "Order now"},
+    }, environ={})
+
+
+def _demo(host: str, port: int) -> int:
+    from .sandbox import SandboxNetwork
+
+    key = f"1-{secrets.token_hex(8)}"
+    with SandboxNetwork(keys=(key,), host="127.0.0.1", port=0) as network:
+        config = demo_config(network.url, key)
+        banner = f"\n  the sandbox network answers at {network.url} (nothing leaves this machine)" \
+                 f"\n  open http://{host}:{port}/?utm_source=demo&sub1=click-42 in a browser; Ctrl-C stops"
+        return _serve(config, host, port, threads=4, banner=banner)
+
+
+def _check(config: Config) -> int:
+    regions = config.phone_regions
+    order = Order(name="Test Customer", phone=parse_phone(example_number(regions[0]), regions))
+    visitor = make_visitor("203.0.113.7", None, SAMPLE_UA, 0)
+    tags = {"utm_source": "check", "utm_campaign": "sample", "sub1": "click-1"}
+    lead = Lead(order=order, visitor=visitor, tags=tags)
+    pairs = encode_form(build_payload(lead, config))
+    print(f"configuration OK{f' ({config.source})' if config.source else ''}")
+    print(f"a sample lead would be sent as: POST {config.network.call_url()}?id=*** (key masked)")
+    print("form fields:")
+    width = max(len(k) for k, _ in pairs)
+    for key, value in pairs:
+        print(f"  {key.ljust(width)} = {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

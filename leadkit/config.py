@@ -1,0 +1,483 @@
+"""leadkit's configuration: one TOML file, validated once, at start-up.
+
+Precedence, one rule for every key: a Python keyword argument, then the
+environment, then the file, then the default. The environment supplies the
+two secrets (``LEADKIT_KEY`` for ``network.key``, ``LEADKIT_SECRET`` for
+``site.secret``) and the file's path (``LEADKIT_CONFIG``).
+
+Every problem is reported at once, each naming the key, the bad value and the
+fix. Secret values are never repeated in an error message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from .tags import STANDARD_TAGS
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "FormConfig",
+    "NetworkConfig",
+    "OfferConfig",
+    "SiteConfig",
+    "TagsConfig",
+    "load_config",
+    "OPTIONAL_ORDER_FIELDS",
+    "STATIC_FIELDS",
+]
+
+ROLES = ("wm", "ext", "comp")
+DIALECTS = ("dalead", "moe")
+MIN_SECRET_LENGTH = 16
+
+#: Order fields a form may show besides ``name`` and ``phone``.
+OPTIONAL_ORDER_FIELDS = ("email", "comment", "last", "index", "addr", "area", "city", "street", "count")
+
+#: Fields ``[offer.fields]`` may fix for every lead, per dialect.
+STATIC_FIELDS = {
+    "dalead": ("currency", "base", "count", "discount", "more", "index", "addr", "area", "city", "street"),
+    "moe": ("currency", "base", "count", "discount", "more", "index", "addr", "area", "city", "street",
+            "item", "items", "params"),
+}
+
+_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+_MOUNT = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable. ``problems`` lists one sentence per bad key."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"leadkit configuration{where} has {len(problems)} problem(s):\n{lines}")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    api: str
+    key: str = field(repr=False)
+    role: str = "wm"
+    dialect: str = "dalead"
+    timeout: float = 10.0
+
+    def call_url(self) -> str:
+        """The URL of the lead call for this role, without the key."""
+        path = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}[self.role]
+        return f"{self.api}/{path}.json"
+
+
+@dataclass(frozen=True)
+class OfferConfig:
+    offer: int
+    country: str
+    flow: int | None = None
+    countries: tuple[str, ...] = ()
+    source: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    secret: str = field(repr=False)
+    mount: str = "/leadkit"
+    trusted_proxies: int = 0
+    pages: Path | None = None
+    templates: Path | None = None
+
+
+@dataclass(frozen=True)
+class TagsConfig:
+    extra: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    cookie: str = "leadkit_tags"
+    days: int = 30
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return STANDARD_TAGS + self.extra
+
+
+@dataclass(frozen=True)
+class FormConfig:
+    fields: tuple[str, ...] = ()
+    title: str = "Order now"
+    submit: str = "Order"
+    note: str = "Our operator will call you to confirm the order."
+
+
+@dataclass(frozen=True)
+class Config:
+    network: NetworkConfig
+    offer: OfferConfig
+    site: SiteConfig
+    tags: TagsConfig = field(default_factory=TagsConfig)
+    form: FormConfig = field(default_factory=FormConfig)
+    source: str | None = None
+
+    @property
+    def phone_regions(self) -> tuple[str, ...]:
+        """Regions (upper-case ISO codes) whose phone numbers the offer accepts."""
+        return self.offer.countries or (self.offer.country.upper(),)
+
+
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "network": {"api": None, "key": None, "role": "wm", "dialect": "dalead", "timeout": 10},
+    "offer": {"offer": None, "flow": None, "country": None, "countries": None, "source": None, "fields": {}},
+    "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None},
+    "tags": {"extra": [], "aliases": {}, "cookie": "leadkit_tags", "days": 30},
+    "form": {"fields": [], "title": FormConfig.title, "submit": FormConfig.submit, "note": FormConfig.note},
+}
+_ENVIRONMENT = {("network", "key"): "LEADKIT_KEY", ("site", "secret"): "LEADKIT_SECRET"}
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **sections: Mapping[str, Any] | None,
+) -> Config:
+    """Read, merge and validate the configuration.
+
+    ``path`` (or ``LEADKIT_CONFIG``) names a TOML file; it may be omitted when
+    keyword arguments give every required key. Keyword arguments are sections:
+    ``load_config("leadkit.toml", network={"key": "..."}, site={"mount": "/lk"})``.
+    """
+    env = os.environ if environ is None else environ
+    path = path or env.get("LEADKIT_CONFIG") or None
+    data: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    source = None
+    if path is not None:
+        source = str(path)
+        data = _read_toml(Path(path))
+        base_dir = Path(path).resolve().parent
+    return config_from_mapping(data, environ=env, base_dir=base_dir, source=source, **sections)
+
+
+def config_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    source: str | None = None,
+    **sections: Mapping[str, Any] | None,
+) -> Config:
+    """Validate configuration given as nested mappings (a parsed file, Django settings)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    merged = _merge(data, sections, env, problems)
+    check = _Checker(merged, problems, base_dir or Path.cwd())
+    config = check.build(source)
+    if problems or config is None:
+        raise ConfigError(problems, source)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError([f"the configuration file {str(path)!r} does not exist"], str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"the file is not valid TOML: {exc}"], str(path)) from None
+
+
+def _merge(
+    data: Mapping[str, Any], sections: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
+) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {name: {} for name in _SCHEMA}
+    for layer_name, layer in (("file", data), ("argument", sections)):
+        for section, values in layer.items():
+            if values is None:
+                continue
+            if section not in _SCHEMA:
+                problems.append(f"unknown section [{section}] ({layer_name}){_did_you_mean(section, _SCHEMA)}")
+                continue
+            if not isinstance(values, Mapping):
+                problems.append(f"[{section}] must be a table of keys (got {type(values).__name__})")
+                continue
+            for key, value in values.items():
+                if key not in _SCHEMA[section]:
+                    problems.append(f"unknown key {section}.{key}{_did_you_mean(key, _SCHEMA[section])}")
+                else:
+                    merged[section][key] = value
+    for (section, key), var in _ENVIRONMENT.items():
+        # The environment outranks the file but not an explicit argument.
+        if env.get(var) and key not in (sections.get(section) or {}):
+            merged[section][key] = env[var]
+    for section, defaults in _SCHEMA.items():
+        for key, default in defaults.items():
+            merged[section].setdefault(key, default)
+    return merged
+
+
+def _did_you_mean(word: str, choices: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(choices)}"
+
+
+class _Checker:
+    """Turns merged raw values into frozen config objects, collecting problems."""
+
+    def __init__(self, raw: dict[str, dict[str, Any]], problems: list[str], base_dir: Path) -> None:
+        self.raw = raw
+        self.problems = problems
+        self.base_dir = base_dir
+
+    def fail(self, message: str) -> None:
+        self.problems.append(message)
+
+    def build(self, source: str | None) -> Config | None:
+        network = self.network()
+        offer = self.offer(network.role if network else None)
+        site = self.site()
+        tags = self.tags(network.dialect if network else None)
+        form = self.form()
+        if None in (network, offer, site, tags, form):
+            return None
+        return Config(network=network, offer=offer, site=site, tags=tags, form=form, source=source)  # type: ignore[arg-type]
+
+    # -- sections ---------------------------------------------------------------
+
+    def network(self) -> NetworkConfig | None:
+        raw = self.raw["network"]
+        api = raw["api"]
+        ok = True
+        if not isinstance(api, str) or not _is_http_url(api):
+            self.fail(f"network.api must be the network's API base URL, like 'https://lk.dalead.pro/api' (got {api!r})")
+            ok = False
+        key = raw["key"]
+        if not isinstance(key, str) or not key.strip():
+            self.fail("network.key is missing: set it in the file or in the environment variable LEADKIT_KEY "
+                      "(the id= value of the API URL, like '123-0f3a...')")
+            ok = False
+        elif any(c.isspace() or ord(c) < 32 for c in key):
+            self.fail(f"network.key must not contain spaces or control characters (got a value of {len(key)} characters)")
+            ok = False
+        role = raw["role"]
+        if role not in ROLES:
+            self.fail(f"network.role must be one of {', '.join(ROLES)} (got {role!r})")
+            ok = False
+        dialect = raw["dialect"]
+        if dialect not in DIALECTS:
+            self.fail(f"network.dialect must be one of {', '.join(DIALECTS)} (got {dialect!r})")
+            ok = False
+        timeout = raw["timeout"]
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
+            self.fail(f"network.timeout must be a number of seconds between 0 and 120 (got {timeout!r})")
+            ok = False
+        if not ok:
+            return None
+        return NetworkConfig(api=api.rstrip("/"), key=key.strip(), role=role, dialect=dialect, timeout=float(timeout))
+
+    def offer(self, role: str | None) -> OfferConfig | None:
+        raw = self.raw["offer"]
+        ok = True
+        offer = _positive_int(raw["offer"])
+        if offer is None:
+            self.fail(f"offer.offer must be the offer's numeric id, like 217 (got {raw['offer']!r})")
+            ok = False
+        flow = None
+        if raw["flow"] is not None:
+            flow = _positive_int(raw["flow"])
+            if flow is None:
+                self.fail(f"offer.flow must be your flow's numeric id, like 42 (got {raw['flow']!r})")
+                ok = False
+        elif role == "wm":
+            self.fail("offer.flow is required when network.role = 'wm': set it to your flow's numeric id")
+            ok = False
+        country = _region(raw["country"])
+        if country is None:
+            self.fail(f"offer.country must be the offer's two-letter country code, like 'kz' (got {raw['country']!r})")
+            ok = False
+        countries: tuple[str, ...] = ()
+        if raw["countries"] is not None:
+            regions = [_region(c) for c in raw["countries"]] if isinstance(raw["countries"], list) else [None]
+            if not regions or None in regions:
+                self.fail(f"offer.countries must be a list of two-letter country codes, like ['kz', 'kg'] "
+                          f"(got {raw['countries']!r})")
+                ok = False
+            else:
+                countries = tuple(dict.fromkeys(r for r in regions if r))
+        source = raw["source"]
+        if source is not None:
+            if role is not None and role != "ext":
+                self.fail(f"offer.source is only sent with network.role = 'ext' (role is {role!r}): remove it")
+                ok = False
+            elif not isinstance(source, (str, int)) or isinstance(source, bool) or not str(source).strip():
+                self.fail(f"offer.source must be your source or webmaster id as text, like '77' (got {source!r})")
+                ok = False
+            else:
+                source = str(source).strip()
+        fields = self.static_fields(raw["fields"])
+        if not ok or fields is None:
+            return None
+        return OfferConfig(offer=offer, country=country.lower(), flow=flow, countries=countries,  # type: ignore[union-attr]
+                           source=source, fields=fields)
+
+    def static_fields(self, fields: Any) -> dict[str, Any] | None:
+        if not isinstance(fields, Mapping):
+            self.fail(f"[offer.fields] must be a table of field = value (got {fields!r})")
+            return None
+        dialect = self.raw["network"]["dialect"]
+        allowed = STATIC_FIELDS.get(dialect, STATIC_FIELDS["moe"])
+        ok = True
+        for name, value in fields.items():
+            if name not in allowed:
+                self.fail(f"offer.fields.{name} is not a field the {dialect!r} dialect takes with every lead "
+                          f"(allowed: {', '.join(allowed)})")
+                ok = False
+            elif not _is_field_value(value):
+                self.fail(f"offer.fields.{name} must be text, a number, or (moe items/params) a list or table "
+                          f"of them (got {value!r})")
+                ok = False
+        return dict(fields) if ok else None
+
+    def site(self) -> SiteConfig | None:
+        raw = self.raw["site"]
+        ok = True
+        secret = raw["secret"]
+        if not isinstance(secret, str) or not secret:
+            self.fail("site.secret is missing: set it in the file or in LEADKIT_SECRET to a long random text "
+                      "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+            ok = False
+        elif len(secret) < MIN_SECRET_LENGTH:
+            self.fail(f"site.secret is too short ({len(secret)} characters): use at least {MIN_SECRET_LENGTH} random "
+                      "characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+            ok = False
+        mount = raw["mount"]
+        if not isinstance(mount, str) or not _MOUNT.match(mount):
+            self.fail(f"site.mount must be a URL path like '/leadkit', with no trailing slash (got {mount!r})")
+            ok = False
+        proxies = raw["trusted_proxies"]
+        if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+            self.fail(f"site.trusted_proxies must be the number of reverse proxies in front of leadkit, 0 to 10 "
+                      f"(got {proxies!r})")
+            ok = False
+        pages = self.folder("site.pages", raw["pages"])
+        templates = self.folder("site.templates", raw["templates"])
+        if not ok or pages is False or templates is False:
+            return None
+        return SiteConfig(secret=secret, mount=mount, trusted_proxies=proxies,
+                          pages=pages or None, templates=templates or None)  # type: ignore[arg-type]
+
+    def folder(self, name: str, value: Any) -> Path | None | bool:
+        if value is None:
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            self.fail(f"{name} must be a folder path (got {value!r})")
+            return False
+        path = (self.base_dir / value).resolve()
+        if not path.is_dir():
+            self.fail(f"{name} names the folder {str(path)!r}, which does not exist")
+            return False
+        return path
+
+    def tags(self, dialect: str | None) -> TagsConfig | None:
+        raw = self.raw["tags"]
+        ok = True
+        extra = raw["extra"]
+        if not isinstance(extra, list) or not all(isinstance(n, str) and _TAG_NAME.match(n) for n in extra):
+            self.fail(f"tags.extra must be a list of tag names like ['gclid', 'fbclid'] (got {extra!r})")
+            ok = False
+        elif set(extra) & set(STANDARD_TAGS):
+            self.fail(f"tags.extra repeats standard tags {sorted(set(extra) & set(STANDARD_TAGS))}: remove them")
+            ok = False
+        elif extra and dialect == "dalead":
+            self.fail("tags.extra needs network.dialect = 'moe' (sent as params[...]); the dalead dialect has no "
+                      "custom fields: map them onto subid, uuid or sub1..sub5 with [tags.aliases] instead")
+            ok = False
+        aliases = raw["aliases"]
+        names = STANDARD_TAGS + tuple(extra if isinstance(extra, list) else ())
+        if not isinstance(aliases, Mapping) or not all(
+            isinstance(k, str) and _TAG_NAME.match(k) and v in names for k, v in aliases.items()
+        ):
+            self.fail(f"[tags.aliases] maps query parameters to tag names, like clickid = 'subid' "
+                      f"(got {aliases!r}; targets must be among {', '.join(names)})")
+            ok = False
+        cookie = raw["cookie"]
+        if not isinstance(cookie, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", cookie):
+            self.fail(f"tags.cookie must be a cookie name of letters, digits, '_' or '-' (got {cookie!r})")
+            ok = False
+        days = raw["days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 400:
+            self.fail(f"tags.days must be how many days the tags are kept, 1 to 400 (got {days!r})")
+            ok = False
+        if not ok:
+            return None
+        return TagsConfig(extra=tuple(extra), aliases=dict(aliases), cookie=cookie, days=days)
+
+    def form(self) -> FormConfig | None:
+        raw = self.raw["form"]
+        ok = True
+        fields = raw["fields"]
+        if not isinstance(fields, list) or not all(f in OPTIONAL_ORDER_FIELDS for f in fields):
+            self.fail(f"form.fields lists the optional fields the form shows, among "
+                      f"{', '.join(OPTIONAL_ORDER_FIELDS)} (got {fields!r})")
+            ok = False
+        for key in ("title", "submit", "note"):
+            if not isinstance(raw[key], str):
+                self.fail(f"form.{key} must be text (got {raw[key]!r})")
+                ok = False
+        if not ok:
+            return None
+        return FormConfig(fields=tuple(dict.fromkeys(fields)), title=raw["title"], submit=raw["submit"],
+                          note=raw["note"])
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment \
+        and "@" not in parts.netloc
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _region(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value) != 2:
+        return None
+    region = value.upper()
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def _is_field_value(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (str, int, float)):
+        return True
+    if depth >= 2:
+        return False
+    if isinstance(value, list):
+        return all(_is_field_value(v, depth + 1) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_field_value(v, depth + 1) for k, v in value.items())
+    return False

@@ -1,0 +1,130 @@
+"""The order form: which fields it has and how what a customer typed becomes an order.
+
+``read_order(form, config)`` returns either an :class:`Order` or the errors to
+show beside each field, with the customer's values kept. Pure: no request, no
+network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .config import Config
+from .phone import Phone, PhoneError, example_number, parse_phone
+from .texts import TEXTS, phone_error_text
+
+__all__ = ["FieldSpec", "FIELDS", "Order", "FormField", "read_order", "form_fields", "MAX_COUNT"]
+
+MAX_COUNT = 99
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one order field looks in the form and how long it may be."""
+
+    label: str
+    type: str = "text"
+    maxlength: int = 100
+    autocomplete: str = ""
+    inputmode: str | None = None
+
+
+FIELDS: dict[str, FieldSpec] = {
+    "name": FieldSpec("Your name", maxlength=100, autocomplete="name"),
+    "phone": FieldSpec("Phone", type="tel", maxlength=40, autocomplete="tel", inputmode="tel"),
+    "email": FieldSpec("Email", type="email", maxlength=254, autocomplete="email", inputmode="email"),
+    "last": FieldSpec("Last name", maxlength=100, autocomplete="family-name"),
+    "index": FieldSpec("Postal code", maxlength=20, autocomplete="postal-code", inputmode="numeric"),
+    "area": FieldSpec("Region", maxlength=100, autocomplete="address-level1"),
+    "city": FieldSpec("City", maxlength=100, autocomplete="address-level2"),
+    "street": FieldSpec("Street", maxlength=200, autocomplete="address-line1"),
+    "addr": FieldSpec("House, apartment", maxlength=200, autocomplete="address-line2"),
+    "count": FieldSpec("Quantity", type="number", maxlength=2, inputmode="numeric"),
+    "comment": FieldSpec("Comment", type="textarea", maxlength=1000),
+}
+
+
+@dataclass(frozen=True)
+class Order:
+    """What the customer asked for: a name, a valid phone, and the optional details given."""
+
+    name: str
+    phone: Phone
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input as the form template shows it."""
+
+    name: str
+    label: str
+    type: str
+    required: bool
+    value: str
+    error: str | None
+    autocomplete: str
+    inputmode: str | None
+    placeholder: str
+    maxlength: int
+
+
+def clean_text(value: str) -> str:
+    """Drop control characters (keeping line breaks) and surrounding space."""
+    return _CONTROL.sub("", value).strip()
+
+
+def read_order(form: Mapping[str, str], config: Config) -> tuple[Order | None, dict[str, str], dict[str, str]]:
+    """Validate the posted form: ``(order, errors, values)``; ``order`` is None when there are errors.
+
+    ``values`` holds every field's cleaned text, to refill the form.
+    """
+    names = ("name", "phone", *config.form.fields)
+    values = {n: clean_text(str(form.get(n) or "")) for n in FIELDS if n in names or form.get(n)}
+    errors: dict[str, str] = {}
+    for name, text in values.items():
+        if len(text) > FIELDS[name].maxlength and name != "count":
+            errors[name] = TEXTS["too_long"].format(limit=FIELDS[name].maxlength)
+    if not values.get("name"):
+        errors["name"] = TEXTS["required_name"]
+    phone = None
+    if "phone" not in errors:
+        try:
+            phone = parse_phone(values.get("phone"), config.phone_regions)
+        except PhoneError as exc:
+            errors["phone"] = phone_error_text(exc.reason, config.phone_regions,
+                                               example_number(config.phone_regions[0]))
+    if values.get("email") and "email" not in errors and not _EMAIL.match(values["email"]):
+        errors["email"] = TEXTS["invalid_email"]
+    if values.get("count") and not _is_count(values["count"]):
+        errors["count"] = TEXTS["invalid_count"].format(maximum=MAX_COUNT)
+    if errors or phone is None:
+        return None, errors, values
+    details = {n: v for n, v in values.items() if n not in ("name", "phone") and v}
+    return Order(name=values["name"], phone=phone, details=details), {}, values
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_COUNT
+
+
+def form_fields(config: Config, values: Mapping[str, str] | None = None,
+                errors: Mapping[str, str] | None = None) -> list[FormField]:
+    """The inputs of the configured form, filled with ``values`` and ``errors``."""
+    values = values or {}
+    errors = errors or {}
+    example = example_number(config.phone_regions[0])
+    shown = ("name", "phone", *config.form.fields)
+    return [
+        FormField(
+            name=name, label=FIELDS[name].label, type=FIELDS[name].type, required=name in ("name", "phone"),
+            value=values.get(name, ""), error=errors.get(name), autocomplete=FIELDS[name].autocomplete,
+            inputmode=FIELDS[name].inputmode, placeholder=example if name == "phone" else "",
+            maxlength=FIELDS[name].maxlength,
+        )
+        for name in shown
+    ]

@@ -1,0 +1,87 @@
+"""Phone numbers as customers type them, checked the way the network will.
+
+``parse_phone("8 (700) 123-45-67", ["KZ"])`` gives ``Phone(digits="77001234567",
+calling_code=7, region="KZ")``. A number must be *valid* (not merely possible)
+and belong to one of the offer's countries: a Russian number on a Kazakh
+landing is a wrong-GEO lead the network will trash.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import phonenumbers
+
+__all__ = ["Phone", "PhoneError", "parse_phone", "example_number"]
+
+MAX_PHONE_INPUT = 40
+_ALLOWED = re.compile(r"^[0-9+()\-.\s]+$")
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A valid phone number: digits with the country code, as the network wants it."""
+
+    digits: str
+    calling_code: int
+    region: str
+
+    @property
+    def phonecc(self) -> str:
+        """The country calling code as the dalead dialect's ``phonecc`` field: ``+7``."""
+        return f"+{self.calling_code}"
+
+
+class PhoneError(ValueError):
+    """The text is not a phone number we can send. ``reason``: empty, invalid or country."""
+
+    def __init__(self, reason: str, region: str | None = None) -> None:
+        self.reason = reason
+        self.region = region
+        super().__init__(f"phone number rejected: {reason}" + (f" (region {region})" if region else ""))
+
+
+def parse_phone(raw: str | None, regions: Sequence[str]) -> Phone:
+    """Parse what the customer typed, in the first region's local format if there is no ``+``.
+
+    Raises :class:`PhoneError` when it is empty, not a valid number, or from a
+    country not in ``regions``.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise PhoneError("empty")
+    if len(text) > MAX_PHONE_INPUT or not _ALLOWED.match(text):
+        raise PhoneError("invalid")
+    number = _parse_in_regions(text, regions)
+    if number is None:
+        raise PhoneError("invalid")
+    region = phonenumbers.region_code_for_number(number)
+    if region not in regions:
+        raise PhoneError("country", region)
+    digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    return Phone(digits=digits, calling_code=number.country_code, region=region)
+
+
+def _parse_in_regions(text: str, regions: Sequence[str]) -> phonenumbers.PhoneNumber | None:
+    """The first valid reading of the text, trying each allowed region's local format."""
+    fallback = None
+    for region in regions or ("ZZ",):
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            if phonenumbers.region_code_for_number(number) in regions:
+                return number
+            fallback = fallback or number
+    return fallback
+
+
+def example_number(region: str) -> str:
+    """A sample mobile number of the region in international format, for placeholders."""
+    number = phonenumbers.example_number_for_type(region.upper(), phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

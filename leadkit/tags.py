@@ -1,0 +1,146 @@
+"""Traffic tags: the UTM and tracker labels a visitor's click carries.
+
+Tags come from the query string of the landing visit, live in a signed cookie
+(last click wins), may also arrive as hidden form fields, and as a last resort
+are read from a same-origin ``Referer``. Everything here is pure: values in,
+plain dicts out. Values are cleaned of control characters and cut to 255
+characters, the network's limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+__all__ = [
+    "STANDARD_TAGS",
+    "MAX_TAG_LENGTH",
+    "TagCookie",
+    "clean_value",
+    "merge_tags",
+    "tags_from_pairs",
+    "tags_from_query_string",
+    "tags_from_referer",
+]
+
+STANDARD_TAGS: tuple[str, ...] = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+    "subid", "uuid", "sub1", "sub2", "sub3", "sub4", "sub5",
+)
+MAX_TAG_LENGTH = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A cookie a browser will keep: stay well under the 4096-byte limit.
+_MAX_COOKIE_TAGS = 3000
+
+
+def clean_value(value: str, limit: int = MAX_TAG_LENGTH) -> str:
+    """Strip control characters and surrounding space; cut to ``limit`` characters."""
+    return _CONTROL.sub("", value).strip()[:limit]
+
+
+def tags_from_pairs(
+    pairs: Iterable[tuple[str, str]], names: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Pick the known, non-empty tags from (name, value) pairs; the first value of a name wins.
+
+    ``aliases`` maps other parameter names onto tag names (``clickid`` -> ``subid``);
+    a tag's own name beats an alias for it.
+    """
+    wanted = set(names)
+    aliases = aliases or {}
+    found: dict[str, str] = {}
+    via_alias: dict[str, str] = {}
+    for name, value in pairs:
+        if name in wanted and name not in found:
+            cleaned = clean_value(value)
+            if cleaned:
+                found[name] = cleaned
+        elif name in aliases and aliases[name] not in via_alias:
+            cleaned = clean_value(value)
+            if cleaned:
+                via_alias[aliases[name]] = cleaned
+    return {**via_alias, **found}
+
+
+def tags_from_query_string(
+    query: str, names: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tags from a raw query string (``utm_source=fb&sub1=x``); undecodable bytes are replaced."""
+    return tags_from_pairs(parse_qsl(query, keep_blank_values=False, errors="replace"), names, aliases)
+
+
+def tags_from_referer(
+    referer: str | None, host: str, names: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Tags from the query string of a ``Referer`` on the same host, or nothing.
+
+    A static landing served by nginx posts its form without leadkit ever
+    seeing the landing URL; its address still arrives as the Referer.
+    """
+    if not referer:
+        return {}
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return {}
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+        return {}
+    return tags_from_query_string(parts.query, names, aliases)
+
+
+def merge_tags(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Merge tag dicts; a later layer's non-empty value wins."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v})
+    return merged
+
+
+class TagCookie:
+    """The signed cookie that keeps a visitor's tags between the landing visit and the order.
+
+    Signed with the site secret (itsdangerous), so a visitor cannot plant tags
+    that claim another affiliate's traffic without clicking a real link; it
+    expires after ``days``. A bad, old or forged cookie reads as no tags.
+    """
+
+    def __init__(self, secret: str, names: Iterable[str], *, name: str = "leadkit_tags", days: int = 30) -> None:
+        self.name = name
+        self.max_age = days * 24 * 3600
+        self._names = frozenset(names)
+        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON)
+
+    def dumps(self, tags: Mapping[str, str]) -> str:
+        kept = {k: v for k, v in tags.items() if k in self._names and v}
+        value = self._serializer.dumps(kept)
+        while len(value) > _MAX_COOKIE_TAGS and kept:
+            kept.pop(max(kept, key=lambda k: len(kept[k])))  # drop the longest until it fits
+            value = self._serializer.dumps(kept)
+        return value
+
+    def loads(self, value: str | None) -> dict[str, str]:
+        if not value or len(value) > 4096:
+            return {}
+        try:
+            data = self._serializer.loads(value, max_age=self.max_age)
+        except (BadSignature, ValueError, TypeError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: clean_value(v) for k, v in data.items() if k in self._names and isinstance(v, str) and v}
+
+
+class _CompactJSON:
+    """JSON without spaces, so that the cookie stays small."""
+
+    @staticmethod
+    def dumps(obj: object) -> str:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def loads(text: str | bytes) -> object:
+        return json.loads(text)

@@ -1,0 +1,89 @@
+"""Who is ordering: the client's IP address, user agent and mobile flag.
+
+Pure functions over plain values. The client IP follows the same rule as
+werkzeug's ``ProxyFix``: with ``trusted_proxies = N`` the N-th address from the
+right of ``X-Forwarded-For`` is the client, because only the last N hops were
+written by proxies we run. The left-most entry is whatever the visitor chose
+to send and is never trusted.
+
+.. warning:: Setting ``trusted_proxies`` higher than the number of proxies
+   actually in front of leadkit lets any visitor choose the IP the network
+   sees (and so dodge its fraud checks).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+from user_agents import parse as _parse_user_agent
+
+__all__ = ["Visitor", "client_ip", "is_mobile", "normalize_ip", "MAX_USER_AGENT_LENGTH"]
+
+MAX_USER_AGENT_LENGTH = 512
+UNKNOWN_IP = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """The facts about the customer's browser that go with a lead."""
+
+    ip: str
+    user_agent: str
+    mobile: bool
+
+
+def normalize_ip(value: str | None) -> str | None:
+    """The address in canonical form, or None when it is not an IP address.
+
+    Accepts ``[v6]`` brackets and ``v4:port``; IPv4-mapped IPv6 becomes IPv4.
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1:text.index("]")]
+    elif text.count(":") == 1:  # an IPv4 address with a port
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The customer's address: ``REMOTE_ADDR``, or the trusted hop of ``X-Forwarded-For``."""
+    direct = normalize_ip(remote_addr) or UNKNOWN_IP
+    if trusted_proxies <= 0 or not forwarded_for:
+        return direct
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    if len(hops) < trusted_proxies:
+        return direct
+    return normalize_ip(hops[-trusted_proxies]) or direct
+
+
+def is_mobile(user_agent: str | None) -> bool:
+    """True for phones and tablets; never raises, whatever the string."""
+    if not user_agent:
+        return False
+    return _is_mobile_cached(user_agent[:MAX_USER_AGENT_LENGTH])
+
+
+@lru_cache(maxsize=4096)
+def _is_mobile_cached(user_agent: str) -> bool:
+    try:
+        parsed = _parse_user_agent(user_agent)
+        return bool(parsed.is_mobile or parsed.is_tablet)
+    except Exception:  # the parser's regexes are third-party: garbage must not cost a lead
+        return False
+
+
+def make_visitor(remote_addr: str | None, forwarded_for: str | None, user_agent: str | None,
+                 trusted_proxies: int) -> Visitor:
+    """Bundle the three facts; the user agent is cleaned and capped."""
+    ua = "".join(ch for ch in (user_agent or "") if ch.isprintable())[:MAX_USER_AGENT_LENGTH]
+    return Visitor(ip=client_ip(remote_addr, forwarded_for, trusted_proxies), user_agent=ua, mobile=is_mobile(ua))
