@@ -71,7 +71,7 @@ def _serve(config: Config, host: str, port: int, threads: int, banner: str = "")
     server = make_server(app, host=host, port=port, threads=threads)
     url = f"http://{host}:{server.effective_port}/"
     print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
-          + banner, flush=True)
+          + banner.format(url=url), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     try:
         server.run()
@@ -99,7 +99,7 @@ def _demo(host: str, port: int) -> int:
     with SandboxNetwork(keys=(key,), host="127.0.0.1", port=0) as network:
         config = demo_config(network.url, key)
         banner = f"\n  the sandbox network answers at {network.url} (nothing leaves this machine)" \
-                 f"\n  open http://{host}:{port}/?utm_source=demo&sub1=click-42 in a browser; Ctrl-C stops"
+                 "\n  open {url}?utm_source=demo&sub1=click-42 in a browser; Ctrl-C stops"
         return _serve(config, host, port, threads=4, banner=banner)
 
 
