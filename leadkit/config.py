@@ -249,9 +249,13 @@ class _Checker:
 
     def build(self, source: str | None) -> Config | None:
         network = self.network()
-        offer = self.offer(network.role if network else None)
+        # Check the other sections against the role and dialect asked for, even
+        # when another [network] key is wrong, so that every problem shows at once.
+        role = self.raw["network"]["role"] if self.raw["network"]["role"] in ROLES else None
+        dialect = self.raw["network"]["dialect"] if self.raw["network"]["dialect"] in DIALECTS else None
+        offer = self.offer(role)
         site = self.site()
-        tags = self.tags(network.dialect if network else None)
+        tags = self.tags(dialect)
         form = self.form()
         if None in (network, offer, site, tags, form):
             return None
