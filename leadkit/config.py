@@ -57,7 +57,7 @@ STATIC_FIELDS = {
 }
 
 _TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-_MOUNT = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_MOUNT = re.compile(r"^(/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+$")
 
 
 class ConfigError(ValueError):
@@ -200,6 +200,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"the configuration file {str(path)!r} does not exist"], str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"the file is not valid TOML: {exc}"], str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["the file is not UTF-8 text: save it as UTF-8"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"the configuration file {str(path)!r} cannot be read: {exc.strerror}"], str(path)) from None
 
 
 def _merge(
@@ -268,10 +272,13 @@ class _Checker:
         api = raw["api"]
         ok = True
         if not isinstance(api, str) or not _is_http_url(api):
-            self.fail(f"network.api must be the network's API base URL, like 'https://lk.dalead.pro/api' (got {api!r})")
+            # A pasted call URL carries the key (?id=) and a URL may carry a password: never echo those.
+            shown = repr(api) if not isinstance(api, str) or not re.search(r"[?#@]", api) else \
+                "a URL with a query string or user info; the key belongs in network.key"
+            self.fail(f"network.api must be the network's API base URL, like 'https://lk.dalead.pro/api' (got {shown})")
             ok = False
-        key = raw["key"]
-        if not isinstance(key, str) or not key.strip():
+        key = raw["key"].strip() if isinstance(raw["key"], str) else raw["key"]
+        if not isinstance(key, str) or not key:
             self.fail("network.key is missing: set it in the file or in the environment variable LEADKIT_KEY "
                       "(the id= value of the API URL, like '123-0f3a...')")
             ok = False
@@ -292,7 +299,7 @@ class _Checker:
             ok = False
         if not ok:
             return None
-        return NetworkConfig(api=api.rstrip("/"), key=key.strip(), role=role, dialect=dialect, timeout=float(timeout))
+        return NetworkConfig(api=api.rstrip("/"), key=key, role=role, dialect=dialect, timeout=float(timeout))
 
     def offer(self, role: str | None) -> OfferConfig | None:
         raw = self.raw["offer"]
@@ -344,7 +351,8 @@ class _Checker:
             self.fail(f"[offer.fields] must be a table of field = value (got {fields!r})")
             return None
         dialect = self.raw["network"]["dialect"]
-        allowed = STATIC_FIELDS.get(dialect, STATIC_FIELDS["moe"])
+        dialect = dialect if isinstance(dialect, str) and dialect in STATIC_FIELDS else "moe"
+        allowed = STATIC_FIELDS[dialect]
         ok = True
         for name, value in fields.items():
             if name not in allowed:
@@ -388,7 +396,7 @@ class _Checker:
     def folder(self, name: str, value: Any) -> Path | None | bool:
         if value is None:
             return None
-        if not isinstance(value, (str, os.PathLike)):
+        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
             self.fail(f"{name} must be a folder path (got {value!r})")
             return False
         path = (self.base_dir / value).resolve()
@@ -454,6 +462,10 @@ def _is_http_url(value: str) -> bool:
         parts = urlsplit(value)
     except ValueError:
         return False
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment \
         and "@" not in parts.netloc
 
@@ -461,7 +473,7 @@ def _is_http_url(value: str) -> bool:
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value)
     return value if isinstance(value, int) and value > 0 else None
 

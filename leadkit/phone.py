@@ -49,6 +49,7 @@ def parse_phone(raw: str | None, regions: Sequence[str]) -> Phone:
     Raises :class:`PhoneError` when it is empty, not a valid number, or from a
     country not in ``regions``.
     """
+    regions = tuple(r.upper() for r in regions)
     text = (raw or "").strip()
     if not text:
         raise PhoneError("empty")

@@ -14,7 +14,7 @@ import re
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 __all__ = [
     "STANDARD_TAGS",
@@ -127,11 +127,12 @@ class TagCookie:
             return {}
         try:
             data = self._serializer.loads(value, max_age=self.max_age)
-        except (BadSignature, ValueError, TypeError):
+        except (BadData, ValueError, TypeError):  # BadData: bad signature, expired, or unreadable payload
             return {}
         if not isinstance(data, dict):
             return {}
-        return {k: clean_value(v) for k, v in data.items() if k in self._names and isinstance(v, str) and v}
+        cleaned = {k: clean_value(v) for k, v in data.items() if k in self._names and isinstance(v, str)}
+        return {k: v for k, v in cleaned.items() if v}
 
 
 class _CompactJSON:

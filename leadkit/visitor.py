@@ -47,7 +47,7 @@ def normalize_ip(value: str | None) -> str | None:
     elif text.count(":") == 1:  # an IPv4 address with a port
         text = text.split(":", 1)[0]
     try:
-        address = ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # no IPv6 zone ids: they mean nothing to the network
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
