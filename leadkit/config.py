@@ -37,6 +37,7 @@ __all__ = [
     "OfferConfig",
     "SiteConfig",
     "TagsConfig",
+    "JournalConfig",
     "load_config",
     "OPTIONAL_ORDER_FIELDS",
     "STATIC_FIELDS",
@@ -125,12 +126,27 @@ class FormConfig:
 
 
 @dataclass(frozen=True)
+class JournalConfig:
+    """Where leads are kept, and how they are retried (seconds throughout)."""
+
+    path: Path = Path("leadkit.db")
+    max_age: float = 86400.0
+    lease: float = 60.0
+    double_submit: float = 120.0
+    retry_base: float = 5.0
+    retry_cap: float = 900.0
+    poll: float = 2.0
+    relay: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     network: NetworkConfig
     offer: OfferConfig
     site: SiteConfig
     tags: TagsConfig = field(default_factory=TagsConfig)
     form: FormConfig = field(default_factory=FormConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     source: str | None = None
 
     @property
@@ -145,6 +161,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None},
     "tags": {"extra": [], "aliases": {}, "cookie": "leadkit_tags", "days": 30},
     "form": {"fields": [], "title": FormConfig.title, "submit": FormConfig.submit, "note": FormConfig.note},
+    "journal": {"path": "leadkit.db", "max_age": 86400, "lease": 60, "double_submit": 120, "retry_base": 5,
+                "retry_cap": 900, "poll": 2, "relay": True},
 }
 _ENVIRONMENT = {("network", "key"): "LEADKIT_KEY", ("site", "secret"): "LEADKIT_SECRET"}
 
@@ -261,9 +279,11 @@ class _Checker:
         site = self.site()
         tags = self.tags(dialect)
         form = self.form()
-        if None in (network, offer, site, tags, form):
+        journal = self.journal(site, network)
+        if None in (network, offer, site, tags, form, journal):
             return None
-        return Config(network=network, offer=offer, site=site, tags=tags, form=form, source=source)  # type: ignore[arg-type]
+        return Config(network=network, offer=offer, site=site, tags=tags, form=form,  # type: ignore[arg-type]
+                      journal=journal, source=source)  # type: ignore[arg-type]
 
     # -- sections ---------------------------------------------------------------
 
@@ -455,6 +475,40 @@ class _Checker:
             return None
         return FormConfig(fields=tuple(dict.fromkeys(fields)), title=raw["title"], submit=raw["submit"],
                           note=raw["note"])
+
+
+    def journal(self, site: SiteConfig | None, network: NetworkConfig | None) -> JournalConfig | None:
+        raw = self.raw["journal"]
+        ok = True
+        path = raw["path"]
+        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+            self.fail(f"journal.path must be the journal file's path, like 'leadkit.db' (got {path!r})")
+            return None
+        resolved = (self.base_dir / path).resolve()
+        if site is not None and site.pages is not None and resolved.is_relative_to(site.pages):
+            self.fail(f"journal.path {str(resolved)!r} lies inside site.pages, which is served to the world: "
+                      "the journal holds customers' names and phones; keep it elsewhere")
+            ok = False
+        numbers = {}
+        limits = {"max_age": (60, 30 * 86400), "lease": (2, 600), "double_submit": (0, 3600),
+                  "retry_base": (0.1, 3600), "retry_cap": (1, 86400), "poll": (0.05, 300)}
+        for key, (low, high) in limits.items():
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                self.fail(f"journal.{key} must be a number of seconds from {low:g} to {high:g} (got {value!r})")
+                ok = False
+            else:
+                numbers[key] = float(value)
+        if not isinstance(raw["relay"], bool):
+            self.fail(f"journal.relay must be true or false (got {raw['relay']!r})")
+            ok = False
+        if ok and network is not None and numbers["lease"] <= 2 * network.timeout:
+            self.fail(f"journal.lease ({numbers['lease']:g} s) must be more than twice network.timeout "
+                      f"({network.timeout:g} s), so that a slow attempt keeps its lead")
+            ok = False
+        if not ok:
+            return None
+        return JournalConfig(path=resolved, relay=raw["relay"], **numbers)
 
 
 def _is_http_url(value: str) -> bool:

@@ -17,9 +17,12 @@ the order form for its pages).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -31,10 +34,12 @@ from werkzeug.wrappers import Request, Response
 
 from . import __version__
 from .config import Config, load_config
+from .journal import Entry, SQLiteJournal
 from .lead import Lead
 from .network import Answer, NetworkClient
-from .order import FormField, form_fields, read_order
-from .outcome import Reply, operator_hint, reply_for
+from .order import FormField, Order, form_fields, read_order
+from .outcome import Reply, reply_for, safe_redirect
+from .relay import Courier, Relay, RetryPolicy, new_owner
 from .payload import build_payload
 from .render import make_environment
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
@@ -74,6 +79,13 @@ class LeadKit:
         self.mount = site.mount
         self.templates = make_environment(site.templates)
         self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
+        journal = self.config.journal
+        self.journal = SQLiteJournal(journal.path)
+        self.courier = Courier(self.journal, self.network.send, RetryPolicy(journal.retry_base, journal.retry_cap),
+                               lease=journal.lease)
+        self.relay = Relay(self.courier, poll=journal.poll, max_age=journal.max_age)
+        self.call = self.config.network.call_url().rsplit("/", 2)[-2] + "/" + \
+            self.config.network.call_url().rsplit("/", 1)[-1].removesuffix(".json")
         self.tag_names = self.config.tags.names
         self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
                                     days=self.config.tags.days)
@@ -87,6 +99,8 @@ class LeadKit:
     # -- WSGI -----------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self.config.journal.relay:
+            self.relay.ensure_running()  # lazily, and again in each forked worker
         path = environ.get("PATH_INFO", "")
         if path == self.mount or path.startswith(self.mount + "/"):
             return self._own(environ)(environ, start_response)
@@ -160,9 +174,41 @@ class LeadKit:
         visitor = make_visitor(request.remote_addr, request.headers.get("X-Forwarded-For"),
                                request.user_agent.string, self.config.site.trusted_proxies)
         lead = Lead(order=order, visitor=visitor, tags=tags)
-        answer = self.network.send(build_payload(lead, self.config))
-        self._log_answer(lead, answer)
-        return self._reply(request, reply_for(answer, self.thanks_url(request)), values, tags)
+        entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
+                      fingerprint=self._fingerprint(order), created=lead.created)
+        owner = new_owner()
+        journal = self.config.journal
+        stored, created = self.journal.add(entry, owner=owner, lease=journal.lease, window=journal.double_submit)
+        if created:
+            stored = self.courier.attempt(stored, owner)
+        else:
+            log.info("lead %s: the same order again within %g s (a double submit): no new lead", stored.id,
+                     journal.double_submit)
+            stored = self._settled(stored)
+        return self._reply(request, self._customer_reply(stored, request), values, tags)
+
+    def _fingerprint(self, order: Order) -> str:
+        """The double-submit key: the same person ordering the same thing. Keyed, so that the
+        journal does not hold a bare hash of a phone number (phones are easy to enumerate)."""
+        facts = [self.config.offer.offer, order.phone.digits, order.name.casefold(), sorted(order.details.items())]
+        return hmac.new(self.config.site.secret.encode(), json.dumps(facts).encode(), hashlib.sha256).hexdigest()
+
+    def _settled(self, entry: Entry) -> Entry:
+        """Wait while another request's attempt on this lead is under way, within the time budget."""
+        deadline = time.monotonic() + self.config.network.timeout + 1
+        while entry.state == "pending" and entry.lease_owner and time.monotonic() < deadline:
+            time.sleep(0.05)
+            entry = self.journal.get(entry.id) or entry
+        return entry
+
+    def _customer_reply(self, entry: Entry, request: Request) -> Reply:
+        """Delivered: autologin or thanks; refused: the form again; otherwise the lead is safe in the journal."""
+        thanks = self.thanks_url(request)
+        if entry.state == "delivered":
+            return Reply(303, redirect=safe_redirect(entry.redirect) or thanks)
+        if entry.state == "rejected":
+            return reply_for(Answer("rejected", error=entry.error_code, message=entry.error_message), thanks)
+        return Reply(303, redirect=thanks)
 
     def form_page(self, request: Request) -> Response:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks)."""
@@ -179,7 +225,9 @@ class LeadKit:
 
     def health(self, request: Request) -> Response:
         """``GET {mount}/health``: for load balancers."""
-        body = {"status": "ok", "version": __version__, "role": self.config.network.role}
+        stats = self.journal.stats()
+        body = {"status": "ok", "version": __version__, "role": self.config.network.role,
+                "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"]}
         return Response(json.dumps(body), 200, mimetype="application/json",
                         headers={"Cache-Control": "no-store"})
 
@@ -235,23 +283,6 @@ class LeadKit:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         return response
-
-    # -- operator log ---------------------------------------------------------
-
-    def _log_answer(self, lead: Lead, answer: Answer) -> None:
-        call = self.config.network.call_url().rsplit("/", 2)[-2:]
-        where = f"{call[0]}/{call[1].removesuffix('.json')}"
-        ms = answer.elapsed * 1000
-        if answer.delivered:
-            log.info("lead %s delivered to %s as network id %s (%.0f ms)", lead.id, where, answer.network_id, ms)
-        elif answer.retryable:
-            log.warning("lead %s NOT delivered to %s: %s (%.0f ms); the customer was asked to try again",
-                        lead.id, where, answer.detail, ms)
-        elif operator_hint(answer.error):
-            log.error("lead %s refused by %s: %s; %s", lead.id, where, answer.detail, operator_hint(answer.error))
-        else:
-            log.info("lead %s refused by %s: %s", lead.id, where, answer.detail)
-
 
 @dataclass(frozen=True)
 class _Form:

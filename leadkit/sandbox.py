@@ -25,9 +25,11 @@ From Python, in tests::
 ``"garbage"`` (HTTP 200 with an HTML body), ``"hang"`` (waits ``retry_after or 30`` seconds, then
 HTTP 504), ``"drop"`` (handles the lead as usual, so a valid one is accepted, then closes the
 connection without an answer: the lead arrived but the client cannot know) or an error code such
-as ``"db"`` or ``"ban"`` (``message`` is added when given). Only ``"drop"`` lets a lead in. The same controls exist over HTTP for tests in another process:
-``GET {api}/_sandbox/leads``, ``POST {api}/_sandbox/fail`` (``count``, ``how``, ``message``,
-``retry_after``) and ``POST {api}/_sandbox/reset``.
+as ``"db"`` or ``"ban"`` (``message`` is added when given). Only ``"drop"`` lets a lead in.
+``429`` always carries ``Retry-After`` (1 unless ``retry_after`` says otherwise). The same controls
+exist over HTTP for tests in another process: ``GET {api}/_sandbox/leads``, ``POST
+{api}/_sandbox/fail`` (``count``, ``how``, ``message``, ``retry_after``), ``POST
+{api}/_sandbox/reset``.
 
 The answers carry an autologin ``url`` into a small cabinet page at ``/cabinet/<id>``.
 
@@ -50,8 +52,9 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -383,7 +386,8 @@ def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, str]]:
         yield name, "" if value is None else str(value)
 
 
-def _received(request: Request, call: str, fields: dict[str, str], answer: dict[str, Any]) -> ReceivedLead:
+def _received(request: Request, call: str, fields: dict[str, str],
+              answer: dict[str, Any]) -> ReceivedLead:
     return ReceivedLead(call=call, fields=fields,
                         content_type=request.headers.get("Content-Type", ""),
                         user_agent=request.headers.get("User-Agent", ""),

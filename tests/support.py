@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
+import tempfile
 
 from leadkit.config import Config, config_from_mapping
 
@@ -19,6 +21,8 @@ def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://12
         "offer": {"offer": 217, "country": "kz", **({"flow": 42} if role == "wm" else {}),
                   **({"source": "77"} if role == "ext" else {})},
         "site": {"secret": SECRET},
+        # Each configuration gets a journal of its own, far from the checkout.
+        "journal": {"path": f"{tempfile.mkdtemp(prefix='leadkit-test-')}/leadkit.db"},
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)

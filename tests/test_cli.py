@@ -45,12 +45,12 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_example_pages_render(secrets_in_env: None) -> None:
+def test_example_pages_render(secrets_in_env: None, tmp_path: Path) -> None:
     from werkzeug.test import Client
 
     from leadkit.config import load_config
     from leadkit.server import make_app
 
-    client = Client(make_app(load_config(EXAMPLE)))
+    client = Client(make_app(load_config(EXAMPLE, journal={"path": str(tmp_path / "leadkit.db")})))
     assert 'name="phone"' in client.get("/").get_data(as_text=True)
     assert "Seven mountain herbs" in client.get("/about").get_data(as_text=True)

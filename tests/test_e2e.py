@@ -121,14 +121,14 @@ def test_network_message_is_shown_to_the_customer(tmp_path: Path, network: Sandb
     assert 'value="8 (700) 000-00-00"' in response.text
 
 
-def test_network_down_is_an_honest_page_not_a_500(tmp_path: Path, network: SandboxNetwork) -> None:
+def test_network_down_still_thanks_the_customer(tmp_path: Path, network: SandboxNetwork) -> None:
     with run_server(tmp_path, network) as (base, process):
         network.fail_next(1, "garbage")
         response = visit_and_order(base)
-    assert response.status_code == 503 and "try again" in response.text
+    assert response.status_code == 303 and response.headers["Location"] == "/leadkit/thanks"
     assert network.accepted() == []
     log = process.stderr.read() if process.stderr else ""
-    assert "NOT delivered" in log and KEY not in log and SECRET not in log and "7001234567" not in log
+    assert "kept in the journal" in log and KEY not in log and SECRET not in log and "7001234567" not in log
 
 
 def test_spoofed_forwarded_for_cannot_choose_the_ip(tmp_path: Path, network: SandboxNetwork) -> None:

@@ -168,21 +168,23 @@ def test_config_errors_are_not_blamed_on_the_customer(network: SandboxNetwork,
     assert any("network.key" in e for e in errors), errors
 
 
-def test_network_down_asks_to_try_again_with_values_kept(client: Client, network: SandboxNetwork,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_network_down_still_thanks_the_customer_as_the_lead_is_journalled(
+        client: Client, network: SandboxNetwork, caplog: pytest.LogCaptureFixture) -> None:
     network.fail_next(1, "502")
     response = client.post("/leadkit/order", data=ORDER)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
-    assert "try again" in html and 'value="Aigerim"' in html
-    assert any("NOT delivered" in r.getMessage() for r in caplog.records)
+    assert response.status_code == 303 and response.headers["Location"] == "/leadkit/thanks"
+    kit: LeadKit = client.application  # type: ignore[assignment]
+    (entry,) = kit.journal.entries()
+    assert (entry.state, entry.attempts, entry.uncertain) == ("pending", 1, True)
+    assert entry.payload["phone"] == "77001234567" and "HTTP 502" in (entry.last_error or "")
+    assert any("kept in the journal" in r.getMessage() for r in caplog.records)
     assert all("7001234567" not in r.getMessage() for r in caplog.records), "no phone in the log"
 
 
 @pytest.mark.parametrize(("how", "status", "body"), [
     pytest.param(None, 200, {"status": "ok"}, id="ok"),
     pytest.param("ban", 422, {"status": "error", "errors": {}, "message": TEXTS["network_ban"]}, id="ban"),
-    pytest.param("503", 503, {"status": "error", "errors": {}, "message": TEXTS["network_retry"]}, id="down"),
+    pytest.param("503", 200, {"status": "ok", "redirect": "/leadkit/thanks"}, id="down-but-journalled"),
 ])
 def test_json_mode(client: Client, network: SandboxNetwork, how: str | None, status: int,
                    body: dict[str, Any]) -> None:
@@ -193,6 +195,8 @@ def test_json_mode(client: Client, network: SandboxNetwork, how: str | None, sta
     data = response.json
     if how is None:
         assert data["status"] == "ok" and data["redirect"].startswith("http://127.0.0.1:")
+    elif how == "503":
+        assert data == body and network.accepted() == []
     else:
         assert data == body
 

@@ -31,7 +31,10 @@ def test_settings_table_defaults_match_the_code() -> None:
                 row = re.search(rf"^\| `{section}\.{key}` \| (.+?) \|", README, flags=re.M)
                 assert row, f"{section}.{key}"
                 shown = row.group(1).strip("`")
-                assert shown == (f'"{default}"' if isinstance(default, str) else str(default)), (section, key)
+                if isinstance(default, bool):
+                    assert shown == str(default).lower(), (section, key)
+                else:
+                    assert shown == (f'"{default}"' if isinstance(default, str) else str(default)), (section, key)
 
 
 def test_flask_quick_start_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,288 @@
+"""The lead journal: every accepted order is written here before the first send attempt.
+
+A lead's life: ``pending`` (written, or a retryable failure: next attempt time,
+attempt count, last error) → ``delivered`` (network id stored) or ``rejected``
+(final error code and message stored) or ``dead`` (still pending after
+``journal.max_age``).
+
+:class:`Journal` is the storage interface; :class:`SQLiteJournal` implements it
+on one SQLite file that several processes on one machine may share. A sender
+*claims* a lead with a lease (owner token and expiry); only the holder may
+record the outcome, and a lease whose holder died expires, so each lead is in
+the hands of exactly one sender at a time.
+
+Durability: WAL with ``synchronous=FULL``. In WAL mode ``NORMAL`` keeps the
+database consistent after a power loss but may lose the last transactions; a
+lead the customer was told "thank you" for must survive, so every commit is
+synced (an fsync of the WAL per order: cheap next to the API call it precedes).
+
+The journal holds personal data (names, phones): the file is created with mode
+0600. The network key is never stored (it is not part of a payload).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Protocol
+
+__all__ = ["Entry", "Journal", "SQLiteJournal", "STATES", "Outcome"]
+
+STATES = ("pending", "delivered", "rejected", "dead")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leads (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    state TEXT NOT NULL,
+    call TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    fingerprint TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL,
+    last_error TEXT,
+    network_id TEXT,
+    redirect TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    uncertain INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until REAL
+);
+CREATE INDEX IF NOT EXISTS leads_due ON leads (state, next_attempt);
+CREATE INDEX IF NOT EXISTS leads_fingerprint ON leads (fingerprint, created);
+CREATE INDEX IF NOT EXISTS leads_created ON leads (created);
+"""
+_COLUMNS = ("id", "created", "updated", "state", "call", "payload", "fingerprint", "attempts", "next_attempt",
+            "last_error", "network_id", "redirect", "error_code", "error_message", "uncertain", "lease_owner",
+            "lease_until")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One lead as the journal keeps it. ``uncertain``: an earlier attempt may have reached the network."""
+
+    id: str
+    call: str
+    payload: Mapping[str, Any]
+    created: float = field(default_factory=time.time)
+    updated: float = 0.0
+    state: str = "pending"
+    fingerprint: str | None = None
+    attempts: int = 0
+    next_attempt: float | None = None
+    last_error: str | None = None
+    network_id: str | None = None
+    redirect: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    uncertain: bool = False
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.state != "pending"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a send attempt came to, as the journal records it."""
+
+    state: str
+    error: str | None = None
+    network_id: str | None = None
+    redirect: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    next_attempt: float | None = None
+    uncertain: bool = False
+
+
+class Journal(Protocol):
+    """Storage for leads; a shared database can implement it for several machines."""
+
+    def add(self, entry: Entry, *, owner: str, lease: float, window: float) -> tuple[Entry, bool]:
+        """Write a lead claimed by ``owner``; or, when a lead with the same fingerprint was
+        written within ``window`` seconds, return that one and False."""
+
+    def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
+              force: bool = False) -> Entry | None:
+        """Claim one pending lead that nobody holds (``force``: even if not due yet)."""
+
+    def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
+        """Claim up to ``limit`` pending leads that are due and that nobody holds."""
+
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+        """Record an attempt's outcome and release the lease; False when ``owner`` lost the lease."""
+
+    def get(self, lead_id: str) -> Entry | None: ...
+
+    def entries(self, *, state: str | None = None, since: float | None = None, until: float | None = None,
+                limit: int | None = None) -> Iterator[Entry]: ...
+
+    def expire(self, max_age: float, now: float | None = None) -> list[str]:
+        """Mark pending leads older than ``max_age`` seconds (and not held) dead; their ids."""
+
+    def stats(self, now: float | None = None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class SQLiteJournal:
+    """The journal in one SQLite file; safe across threads and processes (and after fork)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        _create_private(self.path)
+        self._connection().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+
+    # -- connections ----------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        """One connection per thread and process: a connection must not cross a fork."""
+        db = getattr(self._local, "db", None)
+        if db is None or self._local.pid != os.getpid():
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                 check_same_thread=True)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type: Any, *_: Any) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> "SQLiteJournal._Tx":
+        return self._Tx(self._connection())
+
+    # -- writing --------------------------------------------------------------
+
+    def add(self, entry: Entry, *, owner: str, lease: float, window: float) -> tuple[Entry, bool]:
+        now = time.time()
+        with self._transaction() as db:
+            if entry.fingerprint and window > 0:
+                row = db.execute("SELECT * FROM leads WHERE fingerprint = ? AND created >= ? ORDER BY created "
+                                 "LIMIT 1", (entry.fingerprint, now - window)).fetchone()
+                if row is not None:
+                    return _entry(row), False
+            values = {**_row(entry), "updated": now, "state": "pending", "next_attempt": now,
+                      "lease_owner": owner, "lease_until": now + lease}
+            db.execute(f"INSERT INTO leads ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                       tuple(values.values()))
+        return self.get(entry.id), True  # type: ignore[return-value]
+
+    def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
+              force: bool = False) -> Entry | None:
+        now = time.time() if now is None else now
+        due = "" if force else "AND next_attempt <= :now"
+        with self._transaction() as db:
+            changed = db.execute(
+                f"UPDATE leads SET lease_owner = :owner, lease_until = :until WHERE id = :id AND state = 'pending' "
+                f"AND (lease_until IS NULL OR lease_until < :now) {due}",
+                {"owner": owner, "until": now + lease, "id": lead_id, "now": now}).rowcount
+        return self.get(lead_id) if changed else None
+
+    def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM leads WHERE state = 'pending' AND next_attempt <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt LIMIT ?", (now, now, limit))]
+            db.executemany("UPDATE leads SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                           [(owner, now + lease, i) for i in ids])
+        return [e for e in (self.get(i) for i in ids) if e is not None]
+
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE leads SET state = ?, updated = ?, attempts = attempts + 1, last_error = ?, "
+                "network_id = COALESCE(?, network_id), redirect = COALESCE(?, redirect), error_code = ?, "
+                "error_message = ?, next_attempt = ?, uncertain = MAX(uncertain, ?), lease_owner = NULL, "
+                "lease_until = NULL WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                (outcome.state, now, outcome.error, outcome.network_id, outcome.redirect, outcome.error_code,
+                 outcome.error_message, outcome.next_attempt, int(outcome.uncertain), lead_id, owner)).rowcount
+        return bool(changed)
+
+    def expire(self, max_age: float, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT id FROM leads WHERE state = 'pending' AND created < ? "
+                "AND (lease_until IS NULL OR lease_until < ?)", (now - max_age, now))]
+            db.executemany("UPDATE leads SET state = 'dead', updated = ?, next_attempt = NULL WHERE id = ?",
+                           [(now, i) for i in ids])
+        return ids
+
+    # -- reading --------------------------------------------------------------
+
+    def get(self, lead_id: str) -> Entry | None:
+        row = self._connection().execute("SELECT * FROM leads WHERE id = ?", (lead_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self, *, state: str | None = None, since: float | None = None, until: float | None = None,
+                limit: int | None = None) -> Iterator[Entry]:
+        clauses, args = [], []  # type: list[str], list[Any]
+        for clause, value in (("state = ?", state), ("created >= ?", since), ("created < ?", until)):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM leads {where} ORDER BY created" + (" LIMIT ?" if limit else "")
+        for row in self._connection().execute(sql, (*args, limit) if limit else tuple(args)):
+            yield _entry(row)
+
+    def stats(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        db = self._connection()
+        counts = {state: 0 for state in STATES}
+        counts.update({row[0]: row[1] for row in db.execute("SELECT state, COUNT(*) FROM leads GROUP BY state")})
+        oldest = db.execute("SELECT MIN(created) FROM leads WHERE state = 'pending'").fetchone()[0]
+        return {"counts": counts, "oldest_pending_age": round(now - oldest, 1) if oldest else None}
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None and self._local.pid == os.getpid():
+            db.close()
+        self._local.db = None
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite opens it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+def _row(entry: Entry) -> dict[str, Any]:
+    values = {name: getattr(entry, name) for name in _COLUMNS}
+    values["payload"] = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
+    values["uncertain"] = int(entry.uncertain)
+    return values
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    values = dict(row)
+    values["payload"] = json.loads(values["payload"])
+    values["uncertain"] = bool(values["uncertain"])
+    return Entry(**values)

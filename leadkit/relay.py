@@ -1,0 +1,180 @@
+"""Delivering journalled leads: one attempt (:class:`Courier`) and the background retry loop (:class:`Relay`).
+
+An attempt claims the lead, sends it, and records what happened:
+
+- delivered: the network id and the autologin ``url`` are stored;
+- a final error: stored as ``rejected``, never retried; except ``duplicate``
+  for a lead an earlier attempt of which may have arrived (a dropped
+  connection, a timeout, a 5xx): that is the network saying it already has
+  the lead, so it counts as delivered;
+- retryable: stays ``pending`` with the next attempt after a jittered,
+  capped exponential backoff that honours ``Retry-After``.
+
+The relay is a daemon thread in the server process, started lazily and again
+in each forked worker (gunicorn ``--preload``); ``leadkit journal retry`` does
+one pass of the same loop for cron users. Leases keep two senders off one lead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from .journal import Entry, Journal, Outcome
+from .network import Answer
+from .outcome import operator_hint
+
+__all__ = ["Courier", "Relay", "RetryPolicy", "outcome_for", "is_uncertain"]
+
+log = logging.getLogger("leadkit.relay")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again: ``base * 2**attempts`` seconds, capped, with jitter; never sooner than Retry-After."""
+
+    base: float = 5.0
+    cap: float = 900.0
+
+    def delay(self, attempts: int, retry_after: float | None = None, rand: Callable[[], float] = random.random
+              ) -> float:
+        backoff = min(self.cap, self.base * 2 ** min(attempts, 30))
+        jittered = backoff * (0.5 + rand() / 2)  # "equal jitter": spreads retries, keeps a floor
+        return max(jittered, min(retry_after or 0.0, self.cap * 4))
+
+
+def is_uncertain(answer: Answer) -> bool:
+    """Could the lead have reached the network although we got no good answer?"""
+    error = answer.error or ""
+    return answer.retryable and (error in ("timeout", "transport", "not-json") or
+                                 (error.startswith("http-5") and error != "http-503"))
+
+
+def outcome_for(answer: Answer, entry: Entry, policy: RetryPolicy, now: float | None = None) -> Outcome:
+    """What to record for ``entry`` after ``answer``. Pure."""
+    now = time.time() if now is None else now
+    if answer.delivered:
+        return Outcome("delivered", network_id=answer.network_id or answer.uid, redirect=answer.url,
+                       error=None)
+    if answer.rejected and answer.error == "duplicate" and entry.uncertain:
+        return Outcome("delivered", error="duplicate after an attempt that may have arrived: counted as delivered")
+    if answer.rejected:
+        return Outcome("rejected", error=answer.detail, error_code=answer.error, error_message=answer.message)
+    return Outcome("pending", error=answer.detail, next_attempt=now + policy.delay(entry.attempts,
+                                                                                    answer.retry_after),
+                   uncertain=is_uncertain(answer))
+
+
+class Courier:
+    """Makes one attempt for a claimed lead and records it."""
+
+    def __init__(self, journal: Journal, send: Callable[[Mapping[str, Any]], Answer], policy: RetryPolicy,
+                 *, lease: float) -> None:
+        self.journal = journal
+        self.send_payload = send
+        self.policy = policy
+        self.lease = lease
+
+    def attempt(self, entry: Entry, owner: str) -> Entry:
+        """Send a lead ``owner`` holds; returns it as recorded (unchanged if the lease was lost)."""
+        answer = self.send_payload(entry.payload)
+        outcome = outcome_for(answer, entry, self.policy)
+        if not self.journal.record(entry.id, outcome, owner=owner):
+            log.warning("lead %s: the lease ran out during the attempt; another sender owns it now", entry.id)
+        _log_attempt(entry, outcome, answer)
+        return self.journal.get(entry.id) or entry
+
+    def retry(self, lead_id: str, *, force: bool = False) -> Entry | None:
+        """Claim and send one lead now (``force``: even before its next attempt time)."""
+        owner = new_owner()
+        entry = self.journal.claim(lead_id, owner=owner, lease=self.lease, force=force)
+        return self.attempt(entry, owner) if entry else None
+
+    def run_due(self, limit: int = 20) -> int:
+        """Send the leads that are due; how many were attempted."""
+        owner = new_owner()
+        entries = self.journal.claim_due(owner=owner, lease=self.lease, limit=limit)
+        for entry in entries:
+            self.attempt(entry, owner)
+        return len(entries)
+
+    def expire(self, max_age: float) -> list[str]:
+        ids = self.journal.expire(max_age)
+        for lead_id in ids:
+            entry = self.journal.get(lead_id)
+            log.error("lead %s is dead: not delivered after %s attempt(s) in %.0f h; last error: %s. "
+                      "See 'leadkit journal show %s'; 'leadkit journal export' gives the customer's details",
+                      lead_id, entry.attempts if entry else "?", max_age / 3600,
+                      entry.last_error if entry else "?", lead_id)
+        return ids
+
+
+def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer) -> None:
+    attempt = entry.attempts + 1
+    ms = answer.elapsed * 1000
+    if outcome.state == "delivered":
+        log.info("lead %s delivered to %s on attempt %d (network id %s, %.0f ms)", entry.id, entry.call, attempt,
+                 outcome.network_id or "-", ms)
+    elif outcome.state == "rejected" and operator_hint(answer.error):
+        log.error("lead %s refused by %s: %s; %s", entry.id, entry.call, answer.detail, operator_hint(answer.error))
+    elif outcome.state == "rejected":
+        log.info("lead %s refused by %s: %s", entry.id, entry.call, answer.detail)
+    else:
+        wait = (outcome.next_attempt or time.time()) - time.time()
+        log.warning("lead %s not delivered to %s on attempt %d: %s; kept in the journal, next try in %.0f s",
+                    entry.id, entry.call, attempt, answer.detail, wait)
+
+
+def new_owner() -> str:
+    """A lease owner token: this process, and a random part for this claim."""
+    return f"{os.getpid()}-{secrets.token_hex(6)}"
+
+
+class Relay:
+    """The background retry loop of one process; :meth:`ensure_running` starts it after a fork too."""
+
+    def __init__(self, courier: Courier, *, poll: float, max_age: float) -> None:
+        self.courier = courier
+        self.poll = poll
+        self.max_age = max_age
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="leadkit-relay", daemon=True)
+            self._thread.start()
+            self._pid = os.getpid()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout)
+        self._pid = None
+
+    def run_once(self) -> int:
+        self.courier.expire(self.max_age)
+        return self.courier.run_due()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the loop must outlive a locked database or a bug in one attempt
+                log.exception("the relay's pass failed; trying again in %.1f s", self.poll)
+                busy = 0
+            if not busy:
+                self._stop.wait(self.poll)
