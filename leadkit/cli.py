@@ -6,6 +6,8 @@
   on loopback: no config, no internet.
 - ``leadkit check --config FILE``: validate, and print the call a sample lead
   would produce (the key masked).
+- ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
+  journal (see :mod:`leadkit.journal_cli`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import logging
 import secrets
 import signal
 import sys
+import tempfile
+from pathlib import Path
 from typing import Sequence
 
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config
+from .journal_cli import add_journal_commands, run_journal_command
 from .lead import Lead
 from .order import Order
 from .payload import build_payload, encode_form
@@ -48,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     check = commands.add_parser("check", help="validate the config and show a sample lead's call")
     check.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+    add_journal_commands(commands)
     args = parser.parse_args(argv)
     _configure_logging()
     try:
@@ -55,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(load_config(args.config), args.host, args.port, args.threads)
         if args.command == "demo":
             return _demo(args.host, args.port)
+        if args.command == "journal":
+            return run_journal_command(args, load_config(args.config))
         return _check(load_config(args.config))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -69,6 +77,8 @@ def _configure_logging() -> None:
 def _serve(config: Config, host: str, port: int, threads: int, banner: str = "") -> int:
     app = make_app(config)
     server = make_server(app, host=host, port=port, threads=threads)
+    if config.journal.relay:
+        app.relay.ensure_running()  # at once: leads left pending by an earlier run are retried now
     url = f"http://{host}:{server.effective_port}/"
     print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
           + banner.format(url=url), flush=True)
@@ -89,6 +99,8 @@ def demo_config(api: str, key: str) -> Config:
         "offer": {"offer": 217, "flow": 42, "country": "kz"},
         "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo")},
         "form": {"title": "Order with a 50% discount", "submit": "Order now"},
+        # The demo keeps its journal in a private temporary folder: nothing is left behind in the checkout.
+        "journal": {"path": str(Path(tempfile.mkdtemp(prefix="leadkit-demo-")) / "leadkit.db"), "poll": 1},
     }, environ={})
 
 

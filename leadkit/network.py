@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
@@ -153,7 +154,7 @@ class NetworkClient:
                           detail=f"no answer from {self.url} within {self.config.timeout:g} s")
         except requests.RequestException as exc:
             return Answer("retryable", error="transport", elapsed=time.monotonic() - started,
-                          detail=f"could not reach {self.url}: {self.scrub(type(exc).__name__ + ': ' + str(exc))}")
+                          detail=f"could not reach {self.url}: {self.scrub(_reason(exc))}")
         answer = classify(response.status_code, response.headers, body[:_MAX_BODY])
         return _with_elapsed(answer, time.monotonic() - started)
 
@@ -163,6 +164,18 @@ class NetworkClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause of a transport failure in a few words ("Connection refused"), not urllib3's essay."""
+    text = str(exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno_text:
+        return errno_text.group(1).strip()
+    for marker in ("RemoteDisconnected", "ConnectionResetError", "BrokenPipe", "IncompleteRead"):
+        if marker in text:
+            return "the connection closed without an answer"
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 def _with_elapsed(answer: Answer, elapsed: float) -> Answer:

@@ -1,0 +1,142 @@
+"""``leadkit journal``: look into the lead journal and act on it.
+
+``list`` (by state and time), ``show ID``, ``retry [ID]`` (sends the leads
+that are due, or that one lead now), ``export --format csv|jsonl`` (one lead
+per row or line with its state, for a CRM or a spreadsheet) and ``stats``.
+Each takes ``--config FILE`` like ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable, TextIO
+
+from .config import Config
+from .journal import STATES, Entry, SQLiteJournal
+from .network import NetworkClient
+from .relay import Courier, RetryPolicy
+
+__all__ = ["add_journal_commands", "run_journal_command"]
+
+#: Columns of an export, in order; payload fields are flattened after them.
+EXPORT_COLUMNS = ("id", "state", "created", "updated", "call", "attempts", "network_id", "error_code",
+                  "error_message", "last_error", "name", "phone", "email", "country", "ip")
+
+
+def add_journal_commands(commands: Any) -> None:
+    journal = commands.add_parser("journal", help="look into the lead journal and act on it")
+    sub = journal.add_subparsers(dest="journal_command", required=True)
+    listing = sub.add_parser("list", help="leads by state and time")
+    listing.add_argument("--state", choices=STATES)
+    listing.add_argument("--hours", type=float, help="only leads of the last N hours")
+    listing.add_argument("--limit", type=int, default=100)
+    show = sub.add_parser("show", help="one lead in full")
+    show.add_argument("id")
+    retry = sub.add_parser("retry", help="send the leads that are due; with an ID, that lead now")
+    retry.add_argument("id", nargs="?")
+    export = sub.add_parser("export", help="every lead with its state, as CSV or JSON lines")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--state", choices=STATES)
+    export.add_argument("--hours", type=float)
+    sub.add_parser("stats", help="counts by state and the oldest pending lead's age")
+    for parser in (listing, show, retry, export, sub.choices["stats"]):
+        parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+
+
+def run_journal_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    journal = SQLiteJournal(config.journal.path)
+    try:
+        command = args.journal_command
+        since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
+        if command == "list":
+            _print_list(journal.entries(state=args.state, since=since, limit=args.limit), out)
+        elif command == "show":
+            entry = journal.get(args.id)
+            if entry is None:
+                print(f"no lead {args.id!r} in {config.journal.path}", file=sys.stderr)
+                return 1
+            json.dump(_as_dict(entry), out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        elif command == "retry":
+            return _retry(journal, config, args.id, out)
+        elif command == "export":
+            _export(journal.entries(state=args.state, since=since), args.format, out)
+        else:
+            json.dump(journal.stats(), out, indent=2)
+            out.write("\n")
+        return 0
+    finally:
+        journal.close()
+
+
+def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: TextIO) -> int:
+    client = NetworkClient(config.network)
+    courier = Courier(journal, client.send, RetryPolicy(config.journal.retry_base, config.journal.retry_cap),
+                      lease=config.journal.lease)
+    if lead_id is None:
+        expired = courier.expire(config.journal.max_age)
+        total = 0
+        while (sent := courier.run_due()) > 0:
+            total += sent
+        print(f"attempted {total} due lead(s); {len(expired)} given up as dead", file=out)
+        return 0
+    entry = journal.get(lead_id)
+    if entry is None:
+        print(f"no lead {lead_id!r} in {config.journal.path}", file=sys.stderr)
+        return 1
+    if entry.state != "pending":
+        print(f"lead {lead_id} is {entry.state}: nothing to send", file=out)
+        return 0
+    after = courier.retry(lead_id, force=True)
+    if after is None:
+        print(f"lead {lead_id} is being sent by another process right now", file=out)
+        return 1
+    print(f"lead {lead_id}: {after.state}" + (f" ({after.last_error})" if after.state == "pending" else ""),
+          file=out)
+    return 0
+
+
+def _print_list(entries: Iterable[Entry], out: TextIO) -> None:
+    print(f"{'id':<20} {'state':<9} {'created (UTC)':<19} {'tries':>5}  detail", file=out)
+    for e in entries:
+        detail = e.network_id and f"network id {e.network_id}" or e.error_code or e.last_error or ""
+        print(f"{e.id:<20} {e.state:<9} {_when(e.created):<19} {e.attempts:>5}  {detail[:80]}", file=out)
+
+
+def _export(entries: Iterable[Entry], form: str, out: TextIO) -> None:
+    if form == "jsonl":
+        for entry in entries:
+            out.write(json.dumps(_as_dict(entry), ensure_ascii=False) + "\n")
+        return
+    rows = [_flat(e) for e in entries]
+    extra = sorted({k for row in rows for k in row} - set(EXPORT_COLUMNS))
+    writer = csv.DictWriter(out, fieldnames=[*EXPORT_COLUMNS, *extra], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _as_dict(entry: Entry) -> dict[str, Any]:
+    data = {name: getattr(entry, name) for name in entry.__dataclass_fields__}
+    data.pop("fingerprint", None)
+    data.pop("lease_owner", None)
+    data.pop("lease_until", None)
+    data.update(created=_when(entry.created), updated=_when(entry.updated))
+    return data
+
+
+def _flat(entry: Entry) -> dict[str, Any]:
+    row: dict[str, Any] = {k: v for k, v in _as_dict(entry).items() if k != "payload"}
+    for key, value in entry.payload.items():
+        row.setdefault(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
+    return row
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return ""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
