@@ -623,3 +623,32 @@ def test_given_environ_replaces_the_process_environment(monkeypatch: pytest.Monk
 
     assert [p for p in info.value.problems if p.startswith("network.key is missing")]
     assert load_config(**sections({"network.key": DROP})).network.key == "process-key-9"
+
+
+# -- [journal] ----------------------------------------------------------------
+
+
+def test_journal_inside_the_pages_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "landing").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={}, **sections({"site.pages": str(tmp_path / "landing"),
+                                            "journal.path": str(tmp_path / "landing" / "leads.db")}))
+    assert "journal.path" in str(info.value) and "site.pages" in str(info.value)
+
+
+def test_journal_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "conf" / "site").mkdir(parents=True)
+    path = write(tmp_path / "conf", COMPLETE_TOML + '\n[journal]\npath = "data/leads.db"\n')
+    assert load_config(path, environ={}).journal.path == (tmp_path / "conf" / "data" / "leads.db").resolve()
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), [
+    pytest.param({"journal.lease": 10, "network.timeout": 10}, "must be more than twice network.timeout", id="lease"),
+    pytest.param({"journal.max_age": 0}, "journal.max_age", id="max-age"),
+    pytest.param({"journal.poll": "fast"}, "journal.poll", id="poll-text"),
+    pytest.param({"journal.relay": "yes"}, "journal.relay must be true or false", id="relay-text"),
+    pytest.param({"journal.path": ""}, "journal.path", id="empty-path"),
+])
+def test_journal_settings_are_checked(overrides: dict[str, Any], fragment: str) -> None:
+    problems = problems_of(overrides)
+    assert len(problems) == 1 and fragment in problems[0]

@@ -278,3 +278,84 @@ def test_secret_and_key_never_reach_a_page(client: Client, network: SandboxNetwo
     for page in pages:
         text = page.get_data(as_text=True) + str(page.headers)
         assert KEY not in text and SECRET not in text
+
+
+# -- the journal behind the orders ------------------------------------------------------
+
+def test_double_submit_is_one_lead_and_both_answers_agree(client: Client, network: SandboxNetwork) -> None:
+    first = client.post("/leadkit/order", data=ORDER)
+    second = client.post("/leadkit/order", data={**ORDER, "name": " aigerim "})  # the same person, typed again
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(network.leads) == 1
+    kit: LeadKit = client.application  # type: ignore[assignment]
+    assert len(list(kit.journal.entries())) == 1
+
+
+def test_double_click_while_the_first_is_still_sending(network: SandboxNetwork) -> None:
+    import threading
+
+    config = make_config(api=network.url, network={"timeout": 3})
+    kit = LeadKit(landing, config)
+    network.fail_next(1, "hang", retry_after=1)  # the first attempt waits 1 s, then fails with 504
+    answers: list[Any] = []
+
+    def click() -> None:
+        answers.append(Client(kit).post("/leadkit/order", data=ORDER))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [303, 303]
+    assert {a.headers["Location"] for a in answers} == {"/leadkit/thanks"}
+    assert len(network.leads) == 1 and len(list(kit.journal.entries())) == 1
+
+
+def test_a_refused_order_posted_again_gets_the_same_refusal(client: Client, network: SandboxNetwork) -> None:
+    network.fail_next(1, "ban", message="Not for you.")
+    first = client.post("/leadkit/order", data=ORDER)
+    second = client.post("/leadkit/order", data=ORDER)
+    assert first.status_code == second.status_code == 422
+    assert "Not for you." in first.get_data(as_text=True) and "Not for you." in second.get_data(as_text=True)
+    assert len(network.leads) == 1
+
+
+def test_different_customers_are_different_leads(client: Client, network: SandboxNetwork) -> None:
+    client.post("/leadkit/order", data=ORDER)
+    client.post("/leadkit/order", data={**ORDER, "phone": "8 (701) 123-45-67"})
+    assert len(network.accepted()) == 2
+
+
+def test_health_counts_leads_by_state(client: Client, network: SandboxNetwork) -> None:
+    client.post("/leadkit/order", data=ORDER)
+    network.fail_next(1, "502")
+    client.post("/leadkit/order", data={**ORDER, "phone": "8 (701) 123-45-67"})
+    network.fail_next(1, "ban")
+    client.post("/leadkit/order", data={**ORDER, "phone": "8 (702) 123-45-67"})
+    health = client.get("/leadkit/health").json
+    assert health["leads"] == {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}
+    assert 0 <= health["oldest_pending_age"] < 10
+
+
+def test_the_relay_delivers_a_pending_lead_in_the_background(network: SandboxNetwork) -> None:
+    import time
+
+    config = make_config(api=network.url, journal={"retry_base": 0.1, "poll": 0.05})
+    client = Client(LeadKit(landing, config))
+    network.fail_next(1, "503")
+    assert client.post("/leadkit/order", data=ORDER).headers["Location"] == "/leadkit/thanks"
+    deadline = time.monotonic() + 5
+    while not network.accepted() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(network.accepted()) == 1
+    assert client.get("/leadkit/health").json["leads"]["delivered"] == 1
+
+
+def test_the_journal_file_is_private(client: Client) -> None:
+    import stat
+
+    kit: LeadKit = client.application  # type: ignore[assignment]
+    client.post("/leadkit/order", data=ORDER)
+    assert stat.S_IMODE(kit.config.journal.path.stat().st_mode) == 0o600

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Fault injection: does every lead survive, exactly once, whatever the network and the server do?
+
+Each scenario runs real processes over real loopback sockets: ``leadkit serve``
+(or gunicorn with four workers) in front of the sandbox network, customers
+ordering meanwhile, faults injected at the network (refused connections, 502,
+a hang, garbage, an answer lost after the lead arrived) or at the server
+(``kill -9`` mid-send). After recovery it counts, at the network, every
+customer's lead: delivered, delivered twice, lost.
+
+    .venv/bin/python scripts/fault_injection.py            # all scenarios, a table of figures
+    .venv/bin/python scripts/fault_injection.py drop-ext   # some of them
+
+The tests (``tests/test_faults.py``) run the same scenarios and require zero
+lost and zero sent twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import requests
+
+from leadkit.sandbox import SandboxNetwork
+
+KEY = "1-fault0injection0key"
+SECRET = "fault-injection-secret-0123456789"
+ENV = {"LEADKIT_KEY": KEY, "LEADKIT_SECRET": SECRET}
+
+
+@dataclass
+class Figures:
+    """What a scenario came to, counted at the network and at the customers."""
+
+    scenario: str
+    submitted: int
+    thanked: int
+    delivered: int
+    twice: int
+    lost: int
+    journal: dict[str, int]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Nothing lost, nothing twice, and the journal agrees: every lead ``delivered``."""
+        return self.lost == 0 and self.twice == 0 and self.journal.get("delivered") == self.submitted
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+@contextmanager
+def leadkit_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                    timeout: float = 20) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run ``python -m leadkit ARGS``; yield (base URL, process) once it answers; stop it after."""
+    process = subprocess.Popen([sys.executable, "-m", "leadkit", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if "serving " not in line:
+            process.kill()
+            raise RuntimeError(f"leadkit did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+        url = line.split("serving ", 1)[1].split()[0]
+        wait_until_up(url + "leadkit/health", timeout)
+        yield url, process
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(folder: Path, api: str, role: str = "wm", *, timeout: float = 1.0, lease: float = 3.0) -> Path:
+    (folder / "landing").mkdir(exist_ok=True)
+    (folder / "landing" / "index.html").write_text("{{ leadkit_form() }}")
+    offer = {"wm": "flow = 42", "ext": 'source = "77"', "comp": ""}[role]
+    config = folder / "leadkit.toml"
+    config.write_text(f"""
+[network]
+api = "{api}"
+role = "{role}"
+timeout = {timeout}
+[offer]
+offer = 217
+country = "kz"
+{offer}
+[site]
+pages = "landing"
+[journal]
+path = "journal/leadkit.db"
+lease = {lease}
+retry_base = 0.2
+retry_cap = 1
+poll = 0.1
+""")
+    return config
+
+
+# -- customers and counting ---------------------------------------------------------------
+
+
+def phone(n: int) -> str:
+    return f"8 (701) {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}"
+
+
+def digits(n: int) -> str:
+    return f"7701{n // 10000 % 1000:03d}{n // 100 % 100:02d}{n % 100:02d}"
+
+
+def order(base: str, n: int) -> bool:
+    """One customer orders; True when they were thanked (or sent to autologin)."""
+    try:
+        response = requests.post(base + "leadkit/order", data={"name": f"Customer {n}", "phone": phone(n)},
+                                 allow_redirects=False, timeout=30)
+    except requests.RequestException:
+        return False
+    return response.status_code == 303
+
+
+def submit(base: str, numbers: range, workers: int = 4) -> int:
+    with ThreadPoolExecutor(workers) as pool:
+        return sum(pool.map(lambda n: order(base, n), numbers))
+
+
+def wait_settled(base: str, timeout: float) -> dict[str, int]:
+    """Wait until the journal holds no pending lead; the counts by state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            counts = requests.get(base + "leadkit/health", timeout=2).json()["leads"]
+            if counts["pending"] == 0:
+                return counts
+        except (requests.RequestException, ValueError, KeyError):
+            counts = {}
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"leads still pending after {timeout} s: {counts}")
+        time.sleep(0.1)
+
+
+def count(name: str, networks: list[SandboxNetwork], numbers: range, thanked: int, started: float,
+          journal: dict[str, int]) -> Figures:
+    accepted = Counter(lead.fields.get("phone") for net in networks for lead in net.accepted())
+    wanted = [digits(n) for n in numbers]
+    delivered = sum(1 for d in wanted if accepted[d] >= 1)
+    twice = sum(1 for d in wanted if accepted[d] > 1)
+    return Figures(name, len(wanted), thanked, delivered, twice, len(wanted) - delivered, journal,
+                   round(time.monotonic() - started, 1))
+
+
+# -- scenarios -------------------------------------------------------------------------------
+
+
+def outage(how: str, leads: int = 12) -> Callable[[Path], Figures]:
+    """The network fails in one way while customers order, then recovers."""
+
+    def run(folder: Path) -> Figures:
+        started = time.monotonic()
+        port = free_port()
+        network = SandboxNetwork(keys=[KEY], port=port).start()
+        networks = [network]
+        config = write_config(folder, network.url)
+        numbers = range(1000, 1000 + leads)
+        with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, _):
+            if how == "refuse":
+                network.stop()  # nothing listens: connections are refused
+            else:
+                network.fail_next(1_000_000, how, retry_after=2 if how == "hang" else None)
+            thanked = submit(base, numbers)
+            time.sleep(1)  # the relay keeps failing meanwhile
+            if how == "refuse":
+                network = SandboxNetwork(keys=[KEY], port=port).start()
+                networks.append(network)
+            else:
+                network.reset()
+            journal = wait_settled(base, 60)
+        for net in networks:
+            net.stop()
+        return count(f"outage-{how}", networks, numbers, thanked, started, journal)
+
+    return run
+
+
+def kill_mid_send(folder: Path) -> Figures:
+    """``kill -9`` while the server waits for the network's answer; a restart delivers the lead."""
+    started = time.monotonic()
+    network = SandboxNetwork(keys=[KEY]).start()
+    config = write_config(folder, network.url, timeout=3, lease=7)
+    numbers = range(2000, 2001)
+    network.fail_next(1, "hang", retry_after=30)
+    with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, process):
+        customer = threading.Thread(target=order, args=(base, numbers[0]))
+        customer.start()
+        deadline = time.monotonic() + 10
+        while not network.leads and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)  # journalled, sent, no answer yet
+        process.wait()
+        customer.join()
+    with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, _):
+        journal = wait_settled(base, 30)  # the dead server's lease runs out, then the relay sends
+    network.stop()
+    return count("kill-9-mid-send", [network], numbers, 0, started, journal)
+
+
+def answer_lost(role: str) -> Callable[[Path], Figures]:
+    """The network takes the lead but the connection drops before its answer."""
+
+    def run(folder: Path) -> Figures:
+        started = time.monotonic()
+        network = SandboxNetwork(keys=[KEY]).start()
+        config = write_config(folder, network.url, role)
+        numbers = range(3000, 3003)
+        with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, _):
+            network.fail_next(len(numbers), "drop")
+            thanked = submit(base, numbers, workers=1)
+            journal = wait_settled(base, 30)
+        network.stop()
+        return count(f"answer-lost-{role}", [network], numbers, thanked, started, journal)
+
+    return run
+
+
+def workers_and_cron(folder: Path, leads: int = 40) -> Figures:
+    """Four gunicorn workers' relays and ``leadkit journal retry`` on one journal, racing for the same leads."""
+    started = time.monotonic()
+    network = SandboxNetwork(keys=[KEY]).start()
+    network.duplicate_window = 0  # accept repeats, so that a lead sent twice shows as two orders
+    config = write_config(folder, network.url, "comp")
+    numbers = range(4000, 4000 + leads)
+    port = free_port()
+    env = {**os.environ, **ENV, "LEADKIT_CONFIG": str(config)}
+    gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--preload", "-w", "4", "-b", f"127.0.0.1:{port}",
+                                 "--log-level", "warning", "leadkit.wsgi:application"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(base + "leadkit/health", 30)
+        network.fail_next(1_000_000, "502")
+        thanked = submit(base, numbers, workers=8)
+        for _ in range(8):  # wake every worker's relay
+            requests.get(base + "leadkit/health", timeout=5)
+        network.reset()
+        network.duplicate_window = 0
+        cron = [subprocess.Popen([sys.executable, "-m", "leadkit", "journal", "retry"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(3)]
+        for process in cron:
+            process.wait(60)
+        journal = wait_settled(base, 60)
+    finally:
+        stop(gunicorn)
+        network.stop()
+    return count("4-workers+cron", [network], numbers, thanked, started, journal)
+
+
+SCENARIOS: dict[str, Callable[[Path], Figures]] = {
+    "outage-refuse": outage("refuse"),
+    "outage-502": outage("502"),
+    "outage-hang": outage("hang", leads=8),
+    "outage-garbage": outage("garbage"),
+    "kill-9-mid-send": kill_mid_send,
+    "answer-lost-ext": answer_lost("ext"),
+    "answer-lost-wm": answer_lost("wm"),
+    "4-workers+cron": workers_and_cron,
+}
+
+
+def run_scenario(name: str) -> Figures:
+    with tempfile.TemporaryDirectory(prefix=f"leadkit-{name}-") as folder:
+        return SCENARIOS[name](Path(folder))
+
+
+def main(names: list[str]) -> int:
+    print(f"{'scenario':<18} {'submitted':>9} {'thanked':>8} {'delivered':>9} {'twice':>6} {'lost':>5} "
+          f"{'journal':>24} {'s':>6}")
+    failed = 0
+    for name in names or list(SCENARIOS):
+        f = run_scenario(name)
+        failed += not f.ok
+        states = " ".join(f"{k[:3]}={v}" for k, v in f.journal.items())
+        print(f"{f.scenario:<18} {f.submitted:>9} {f.thanked:>8} {f.delivered:>9} {f.twice:>6} {f.lost:>5} "
+              f"{states:>24} {f.seconds:>6}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,464 @@
+"""The lead journal: adding, double submits, leases, outcomes, expiry, reading, and the file itself."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadkit.journal import STATES, Entry, Outcome, SQLiteJournal
+from leadkit.lead import Lead
+from leadkit.order import Order
+from leadkit.payload import build_payload
+from leadkit.phone import parse_phone
+from leadkit.visitor import Visitor
+from support import KEY, make_config
+
+CALL = "wm/push"
+PAYLOAD = {"offer": 217, "phone": "77001234567", "name": "Айгерим Нурланова ✓",
+           "params": {"sub1": "x", "nested": {"items": [1, 2, {"id": "135"}]}}}
+
+# Forking a process that runs threads (the sandbox, earlier tests) is what the journal must survive.
+fork_warning = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+@pytest.fixture()
+def journal(tmp_path: Path) -> SQLiteJournal:
+    return SQLiteJournal(tmp_path / "leadkit.db")
+
+
+def entry(lead_id: str, **fields: Any) -> Entry:
+    return Entry(id=lead_id, call=CALL, payload=fields.pop("payload", PAYLOAD), **fields)
+
+
+def add(journal: SQLiteJournal, lead_id: str, *, owner: str = "writer", lease: float = 60, window: float = 0,
+        **fields: Any) -> Entry:
+    stored, created = journal.add(entry(lead_id, **fields), owner=owner, lease=lease, window=window)
+    assert created
+    return stored
+
+
+def add_released(journal: SQLiteJournal, lead_id: str, *, next_attempt: float, **fields: Any) -> Entry:
+    """A pending lead nobody holds: written, then a first attempt failed (next try at ``next_attempt``)."""
+    add(journal, lead_id, owner="first", **fields)
+    assert journal.record(lead_id, Outcome("pending", error="db", next_attempt=next_attempt), owner="first")
+    released = journal.get(lead_id)
+    assert released is not None and released.lease_owner is None
+    return released
+
+
+def settle(journal: SQLiteJournal, lead_id: str, state: str = "delivered", **fields: Any) -> None:
+    add(journal, lead_id, owner="settler", **fields)
+    assert journal.record(lead_id, Outcome(state), owner="settler")
+
+
+# -- add ----------------------------------------------------------------------
+
+
+def test_add_writes_a_pending_lead_claimed_by_its_owner(journal: SQLiteJournal) -> None:
+    before = time.time()
+    stored, created = journal.add(entry("1", fingerprint="fp"), owner="web-1", lease=60, window=120)
+    after = time.time()
+    assert created
+    assert (stored.id, stored.call, stored.state, stored.attempts, stored.uncertain) == ("1", CALL, "pending", 0,
+                                                                                         False)
+    assert stored.lease_owner == "web-1"
+    assert stored.lease_until is not None and before + 60 <= stored.lease_until <= after + 60
+    assert stored.next_attempt is not None and before <= stored.next_attempt <= after
+    assert before <= stored.updated <= after
+    assert not stored.settled
+
+
+def test_get_round_trips_the_payload(journal: SQLiteJournal) -> None:
+    add(journal, "1")
+    got = journal.get("1")
+    assert got is not None and got.payload == PAYLOAD
+    assert got.payload["name"] == "Айгерим Нурланова ✓"
+    assert got.payload["params"]["nested"]["items"][2] == {"id": "135"}
+    assert journal.get("nope") is None
+
+
+def test_the_same_id_twice_is_refused(journal: SQLiteJournal) -> None:
+    add(journal, "1")
+    with pytest.raises(sqlite3.IntegrityError):
+        journal.add(entry("1", payload={"other": True}), owner="writer", lease=60, window=0)
+    got = journal.get("1")
+    assert got is not None and got.payload == PAYLOAD, "the first lead is untouched"
+    add(journal, "2")  # the failed transaction was rolled back: the journal still takes writes
+    assert [e.id for e in journal.entries()] == ["1", "2"]
+
+
+# -- double submits -------------------------------------------------------------
+
+
+def test_same_fingerprint_within_the_window_returns_the_first_lead(journal: SQLiteJournal) -> None:
+    first = add(journal, "1", fingerprint="fp", window=120)
+    again, created = journal.add(entry("2", fingerprint="fp"), owner="other", lease=60, window=120)
+    assert not created
+    assert again.id == "1" and again.lease_owner == first.lease_owner == "writer"
+    assert journal.get("2") is None
+    assert journal.stats()["counts"]["pending"] == 1
+
+
+@pytest.mark.parametrize(("first", "second", "window"), [
+    pytest.param({"fingerprint": "fp", "created": time.time() - 300}, {"fingerprint": "fp"}, 120,
+                 id="outside-the-window"),
+    pytest.param({"fingerprint": None}, {"fingerprint": None}, 120, id="no-fingerprint"),
+    pytest.param({"fingerprint": "fp"}, {"fingerprint": "fp"}, 0, id="window-zero"),
+    pytest.param({"fingerprint": "fp"}, {"fingerprint": "other"}, 120, id="another-fingerprint"),
+])
+def test_not_a_double_submit(journal: SQLiteJournal, first: dict[str, Any], second: dict[str, Any],
+                             window: float) -> None:
+    add(journal, "1", window=window, **first)
+    stored, created = journal.add(entry("2", **second), owner="other", lease=60, window=window)
+    assert created and stored.id == "2" and stored.lease_owner == "other"
+    assert journal.stats()["counts"]["pending"] == 2
+
+
+def test_the_window_closes_with_time(journal: SQLiteJournal) -> None:
+    add(journal, "1", fingerprint="fp")
+    _, created = journal.add(entry("2", fingerprint="fp"), owner="w", lease=60, window=5)
+    assert not created
+    time.sleep(0.15)
+    stored, created = journal.add(entry("3", fingerprint="fp"), owner="w", lease=60, window=0.1)
+    assert created and stored.id == "3"
+
+
+# -- claims ---------------------------------------------------------------------
+
+
+def test_a_held_lead_cannot_be_claimed_until_its_lease_expires(journal: SQLiteJournal) -> None:
+    stored = add(journal, "1", owner="a", lease=60)
+    assert stored.lease_until is not None
+    assert journal.claim("1", owner="b", lease=60) is None
+    assert journal.claim("1", owner="b", lease=60, force=True) is None
+    assert journal.claim("1", owner="b", lease=60, now=stored.lease_until - 1) is None
+    later = stored.lease_until + 1
+    claimed = journal.claim("1", owner="b", lease=30, now=later)
+    assert claimed is not None and claimed.lease_owner == "b" and claimed.lease_until == later + 30
+    assert not journal.record("1", Outcome("delivered"), owner="a"), "the old holder lost the lead"
+
+
+def test_claim_refuses_settled_and_unknown_leads(journal: SQLiteJournal) -> None:
+    settle(journal, "1", "delivered")
+    assert journal.claim("1", owner="b", lease=60, force=True, now=time.time() + 3600) is None
+    assert journal.claim("missing", owner="b", lease=60, force=True) is None
+
+
+def test_claim_waits_for_the_next_attempt_unless_forced(journal: SQLiteJournal) -> None:
+    add_released(journal, "1", next_attempt=time.time() + 3600)
+    assert journal.claim("1", owner="b", lease=60) is None
+    forced = journal.claim("1", owner="b", lease=60, force=True)
+    assert forced is not None and forced.lease_owner == "b"
+    assert journal.claim("1", owner="c", lease=60, force=True) is None, "force never takes a held lead"
+
+
+def test_claim_due_takes_only_due_free_pending_leads(journal: SQLiteJournal) -> None:
+    now = time.time()
+    add_released(journal, "due-1", next_attempt=now - 10)
+    add_released(journal, "due-2", next_attempt=now - 5)
+    add_released(journal, "later", next_attempt=now + 3600)
+    add(journal, "held", owner="someone", lease=600)
+    settle(journal, "delivered", "delivered")
+    settle(journal, "rejected", "rejected")
+    claimed = journal.claim_due(owner="relay", lease=60, limit=10)
+    assert [e.id for e in claimed] == ["due-1", "due-2"], "oldest due first"
+    assert all(e.lease_owner == "relay" for e in claimed)
+    assert journal.claim_due(owner="relay-2", lease=60, limit=10) == []
+    held = journal.get("held")
+    assert held is not None and held.lease_owner == "someone"
+
+
+def test_claim_due_respects_the_limit(journal: SQLiteJournal) -> None:
+    for i in range(5):
+        add_released(journal, str(i), next_attempt=time.time() - 100 + i)
+    first = journal.claim_due(owner="a", lease=60, limit=2)
+    second = journal.claim_due(owner="b", lease=60, limit=2)
+    third = journal.claim_due(owner="c", lease=60, limit=2)
+    assert [[e.id for e in batch] for batch in (first, second, third)] == [["0", "1"], ["2", "3"], ["4"]]
+
+
+def test_claim_due_takes_a_lead_back_when_its_lease_expired(journal: SQLiteJournal) -> None:
+    stored = add(journal, "1", owner="crashed", lease=30)
+    assert journal.claim_due(owner="relay", lease=60, limit=5) == []
+    assert stored.lease_until is not None
+    claimed = journal.claim_due(owner="relay", lease=60, limit=5, now=stored.lease_until + 1)
+    assert [e.lease_owner for e in claimed] == ["relay"]
+
+
+# -- exclusivity under contention --------------------------------------------------
+
+LEADS = 200
+
+
+def fill(journal: SQLiteJournal) -> None:
+    for i in range(LEADS):
+        add(journal, f"{i:03d}", lease=0)  # written, released at once: due to every sender
+    time.sleep(0.01)  # lease_until < now for all of them
+
+
+def claim_all(journal: SQLiteJournal, owner: str) -> list[str]:
+    ids: list[str] = []
+    while batch := journal.claim_due(owner=owner, lease=600, limit=3):
+        ids.extend(e.id for e in batch)
+    return ids
+
+
+def assert_each_claimed_once(journal: SQLiteJournal, claims: dict[str, list[str]]) -> None:
+    every = [lead_id for ids in claims.values() for lead_id in ids]
+    assert sorted(every) == [f"{i:03d}" for i in range(LEADS)], "every lead claimed, none twice"
+    assert sum(1 for ids in claims.values() if ids) > 1, "the senders really competed"
+    for owner, ids in claims.items():
+        for lead_id in ids:
+            got = journal.get(lead_id)
+            assert got is not None and got.lease_owner == owner
+
+
+def test_threads_never_claim_one_lead_twice(journal: SQLiteJournal) -> None:
+    fill(journal)
+    start = threading.Barrier(8)
+    claims: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def sender(owner: str) -> None:
+        try:
+            start.wait()
+            claims[owner] = claim_all(journal, owner)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(f"thread-{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert len(claims) == 8
+    assert_each_claimed_once(journal, claims)
+
+
+def _process_sender(path: str | None, shared: SQLiteJournal | None, owner: str, start: Any, out: Any) -> None:
+    journal = shared if shared is not None else SQLiteJournal(path)  # type: ignore[arg-type]
+    start.wait(10)
+    try:
+        out.put((owner, claim_all(journal, owner), None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        out.put((owner, [], repr(exc)))
+
+
+@fork_warning
+@pytest.mark.parametrize("reuse", [
+    pytest.param(False, id="each-opens-its-own"),
+    pytest.param(True, id="one-journal-made-before-fork"),
+])
+def test_processes_never_claim_one_lead_twice(journal: SQLiteJournal, reuse: bool) -> None:
+    fill(journal)  # the parent's connection is open (and used) when the children fork
+    context = multiprocessing.get_context("fork")
+    start, out = context.Event(), context.Queue()
+    processes = [context.Process(target=_process_sender,
+                                 args=(str(journal.path), journal if reuse else None, f"process-{n}", start, out))
+                 for n in range(4)]
+    for process in processes:
+        process.start()
+    start.set()
+    results = [out.get(timeout=30) for _ in processes]
+    for process in processes:
+        process.join(10)
+    assert [error for _, _, error in results if error] == []
+    assert all(process.exitcode == 0 for process in processes)
+    claims = {owner: ids for owner, ids, _ in results}
+    assert_each_claimed_once(journal, claims)
+    add(journal, "after")  # the parent's own connection still works after its children used the file
+    assert journal.get("after") is not None
+
+
+# -- record -------------------------------------------------------------------------
+
+
+def test_only_the_lease_owner_records(journal: SQLiteJournal) -> None:
+    before = add(journal, "1", owner="a")
+    assert not journal.record("1", Outcome("delivered", network_id="9"), owner="b")
+    assert journal.get("1") == before
+
+
+def test_record_releases_the_lease_and_counts_the_attempt(journal: SQLiteJournal) -> None:
+    add(journal, "1", owner="a")
+    retry_at = time.time() + 30
+    assert journal.record("1", Outcome("pending", error="HTTP 502", next_attempt=retry_at, uncertain=True),
+                          owner="a")
+    got = journal.get("1")
+    assert got is not None
+    assert (got.state, got.attempts, got.last_error, got.next_attempt, got.uncertain) == (
+        "pending", 1, "HTTP 502", retry_at, True)
+    assert (got.lease_owner, got.lease_until) == (None, None)
+    assert not journal.record("1", Outcome("delivered"), owner="a"), "the lease is gone once recorded"
+
+
+def test_network_id_and_redirect_survive_later_records(journal: SQLiteJournal) -> None:
+    add(journal, "1", owner="a")
+    assert journal.record("1", Outcome("pending", network_id="1001", redirect="https://cab.example/1001",
+                                       next_attempt=time.time() - 1), owner="a")
+    claimed = journal.claim("1", owner="b", lease=60)
+    assert claimed is not None
+    assert journal.record("1", Outcome("delivered", error="duplicate"), owner="b")
+    got = journal.get("1")
+    assert got is not None
+    assert (got.state, got.network_id, got.redirect, got.attempts) == ("delivered", "1001",
+                                                                       "https://cab.example/1001", 2)
+
+
+def test_uncertain_is_sticky(journal: SQLiteJournal) -> None:
+    add(journal, "1", owner="a")
+    assert journal.record("1", Outcome("pending", error="dropped", next_attempt=0, uncertain=True), owner="a")
+    assert journal.claim("1", owner="b", lease=60) is not None
+    assert journal.record("1", Outcome("pending", error="HTTP 503", next_attempt=0, uncertain=False), owner="b")
+    got = journal.get("1")
+    assert got is not None and got.uncertain and got.attempts == 2 and got.last_error == "HTTP 503"
+
+
+@pytest.mark.parametrize("state", ["delivered", "rejected"])
+def test_a_settled_lead_is_never_recorded_again(journal: SQLiteJournal, state: str) -> None:
+    add(journal, "1", owner="a")
+    assert journal.record("1", Outcome(state, network_id="5", error_code="ban"), owner="a")
+    settled = journal.get("1")
+    assert settled is not None and settled.settled and settled.state == state
+    assert not journal.record("1", Outcome("pending", next_attempt=0), owner="a")
+    assert not journal.record("1", Outcome("delivered"), owner=None)  # type: ignore[arg-type]
+    assert journal.get("1") == settled
+
+
+# -- expire -------------------------------------------------------------------------
+
+
+def test_expire_kills_old_free_pending_leads_only(journal: SQLiteJournal) -> None:
+    now = time.time()
+    old = now - 100
+    add_released(journal, "old", next_attempt=now + 5, created=old)
+    add(journal, "old-held", owner="busy", lease=600, created=old)
+    add_released(journal, "young", next_attempt=now + 5, created=now - 5)
+    settle(journal, "old-delivered", "delivered", created=old)
+    settle(journal, "old-rejected", "rejected", created=old)
+    assert journal.expire(50, now=now) == ["old"]
+    dead = journal.get("old")
+    assert dead is not None and dead.state == "dead" and dead.next_attempt is None
+    assert {e.id: e.state for e in journal.entries()} == {
+        "old": "dead", "old-held": "pending", "young": "pending", "old-delivered": "delivered",
+        "old-rejected": "rejected"}
+    assert journal.claim("old", owner="x", lease=60, force=True) is None, "dead is final"
+    assert journal.expire(50, now=now) == [], "nothing dies twice"
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+def test_entries_filter_and_order(journal: SQLiteJournal) -> None:
+    base = 1_700_000_000.0
+    for lead_id, age in (("c", 3), ("a", 1), ("d", 4), ("b", 2)):
+        add(journal, lead_id, owner="w", created=base + age)
+    assert journal.record("b", Outcome("delivered"), owner="w")
+    assert journal.record("d", Outcome("rejected", error_code="ban"), owner="w")
+
+    def ids(**filters: Any) -> list[str]:
+        return [e.id for e in journal.entries(**filters)]
+
+    assert ids() == ["a", "b", "c", "d"], "ordered by created, not by insertion"
+    assert ids(state="pending") == ["a", "c"]
+    assert ids(state="delivered") == ["b"]
+    assert ids(state="dead") == []
+    assert ids(since=base + 2) == ["b", "c", "d"], "since is inclusive"
+    assert ids(until=base + 3) == ["a", "b"], "until is exclusive"
+    assert ids(since=base + 2, until=base + 4) == ["b", "c"]
+    assert ids(limit=3) == ["a", "b", "c"]
+    assert ids(state="pending", limit=1) == ["a"]
+
+
+def test_stats_count_every_state(journal: SQLiteJournal) -> None:
+    now = time.time()
+    assert journal.stats(now=now) == {"counts": {state: 0 for state in STATES}, "oldest_pending_age": None}
+    add(journal, "p1", created=now - 100)
+    add(journal, "p2", created=now - 30)
+    settle(journal, "d1", "delivered")
+    settle(journal, "d2", "delivered", created=now - 500)
+    assert journal.stats(now=now) == {"counts": {"pending": 2, "delivered": 2, "rejected": 0, "dead": 0},
+                                      "oldest_pending_age": 100.0}
+
+
+def test_stats_without_pending_leads(journal: SQLiteJournal) -> None:
+    settle(journal, "r", "rejected")
+    add_released(journal, "x", next_attempt=0, created=time.time() - 1000)
+    journal.expire(10)
+    stats = journal.stats()
+    assert stats["counts"] == {"pending": 0, "delivered": 0, "rejected": 1, "dead": 1}
+    assert stats["oldest_pending_age"] is None
+
+
+# -- the file -----------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "leadkit.db"
+    journal = SQLiteJournal(path)
+    assert path.parent.is_dir(), "the folder is made"
+    assert mode(path) == 0o600
+    add(journal, "1")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        assert side.exists(), side
+        assert mode(side) == 0o600, (side, oct(mode(side)))
+
+
+def test_an_existing_world_readable_file_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "leadkit.db"
+    first = SQLiteJournal(path)
+    add(first, "1")
+    first.close()
+    os.chmod(path, 0o644)
+    assert mode(path) == 0o644
+    reopened = SQLiteJournal(path)
+    assert mode(path) == 0o600
+    assert reopened.get("1") is not None, "the data is kept"
+
+
+def test_durability_settings(journal: SQLiteJournal) -> None:
+    add(journal, "1")
+    fresh = sqlite3.connect(journal.path)
+    try:
+        assert fresh.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "WAL is a property of the file"
+    finally:
+        fresh.close()
+    assert journal._connection().execute("PRAGMA synchronous").fetchone()[0] == 2, "FULL: every commit synced"
+
+
+def test_each_thread_has_its_own_connection(journal: SQLiteJournal) -> None:
+    mine = journal._connection()
+    assert journal._connection() is mine
+    theirs: list[sqlite3.Connection] = []
+    thread = threading.Thread(target=lambda: theirs.append(journal._connection()))
+    thread.start()
+    thread.join()
+    assert theirs and theirs[0] is not mine
+
+
+def test_the_network_key_is_never_stored(tmp_path: Path) -> None:
+    config = make_config("ext", "dalead")
+    order = Order(name="Aigerim", phone=parse_phone("87001234567", ["KZ"]))
+    lead = Lead(order=order, visitor=Visitor("203.0.113.7", "test-agent", False), tags={"sub1": "x"})
+    journal = SQLiteJournal(tmp_path / "leadkit.db")
+    add(journal, lead.id, payload=build_payload(lead, config))
+    stored = journal.get(lead.id)
+    assert stored is not None and stored.payload["phone"] == "77001234567"
+    files = [journal.path, journal.path.with_name(journal.path.name + "-wal")]
+    raw = b"".join(path.read_bytes() for path in files if path.exists())
+    assert b"77001234567" in raw, "the check reads the bytes the lead was written to"
+    assert KEY.encode() not in raw
