@@ -48,7 +48,8 @@ def add_journal_commands(commands: Any) -> None:
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
-def run_journal_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+def run_journal_command(args: argparse.Namespace, config: Config, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     journal = SQLiteJournal(config.journal.path)
     try:
         command = args.journal_command

@@ -450,6 +450,30 @@ def test_each_thread_has_its_own_connection(journal: SQLiteJournal) -> None:
     assert theirs and theirs[0] is not mine
 
 
+def _report_connection(journal: SQLiteJournal, inherited: sqlite3.Connection, out: Any) -> None:
+    try:
+        mine = journal._connection()
+        add(journal, "from-child")
+        out.put((mine is inherited, None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        out.put((None, repr(exc)))
+
+
+@fork_warning
+def test_a_connection_never_crosses_a_fork(journal: SQLiteJournal) -> None:
+    inherited = journal._connection()
+    add(journal, "from-parent")
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_report_connection, args=(journal, inherited, out))
+    child.start()
+    reused, error = out.get(timeout=10)
+    child.join(10)
+    assert error is None and reused is False, "the child opened its own connection"
+    assert journal._connection() is inherited, "the parent keeps its own"
+    assert [e.id for e in journal.entries()] == ["from-parent", "from-child"]
+
+
 def test_the_network_key_is_never_stored(tmp_path: Path) -> None:
     config = make_config("ext", "dalead")
     order = Order(name="Aigerim", phone=parse_phone("87001234567", ["KZ"]))
