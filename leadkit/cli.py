@@ -76,7 +76,7 @@ def _configure_logging() -> None:
 
 def _serve(config: Config, host: str, port: int, threads: int, banner: str = "") -> int:
     app = make_app(config)
-    server = make_server(app, host=host, port=port, threads=threads)
+    server = make_server(app, host=host, port=port, threads=threads, max_body=config.site.max_body)
     if config.journal.relay:
         app.relay.ensure_running()  # at once: leads left pending by an earlier run are retried now
     url = f"http://{host}:{server.effective_port}/"

@@ -12,6 +12,7 @@ fix. Secret values are never repeated in an error message.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import sys
@@ -38,6 +39,8 @@ __all__ = [
     "SiteConfig",
     "TagsConfig",
     "JournalConfig",
+    "LimitsConfig",
+    "CLOUDFLARE_NETWORKS",
     "load_config",
     "OPTIONAL_ORDER_FIELDS",
     "STATIC_FIELDS",
@@ -58,6 +61,20 @@ STATIC_FIELDS = {
 }
 
 _TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+_ORDER_AND_TAG_NAMES = frozenset(("name", "phone", *OPTIONAL_ORDER_FIELDS, *STANDARD_TAGS))
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Cloudflare's published edge ranges, copied from https://www.cloudflare.com/ips/ (verify them there), for
+#: ``site.trusted_networks = ["cloudflare"]``. Check them against that page when you rely on them.
+CLOUDFLARE_NETWORKS = (
+    "173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22", "141.101.64.0/18",
+    "108.162.192.0/18", "190.93.240.0/20", "188.114.96.0/20", "197.234.240.0/22", "198.41.128.0/17",
+    "162.158.0.0/15", "104.16.0.0/13", "104.24.0.0/14", "172.64.0.0/13", "131.0.72.0/22",
+    "2400:cb00::/32", "2606:4700::/32", "2803:f800::/32", "2405:b500::/32", "2405:8100::/32",
+    "2a06:98c0::/29", "2c0f:f248::/32",
+)
 _MOUNT = re.compile(r"^(/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+$")
 
 
@@ -79,6 +96,7 @@ class NetworkConfig:
     role: str = "wm"
     dialect: str = "dalead"
     timeout: float = 10.0
+    redirect_hosts: tuple[str, ...] = ()
 
     def call_url(self) -> str:
         """The URL of the lead call for this role, without the key."""
@@ -103,6 +121,23 @@ class SiteConfig:
     trusted_proxies: int = 0
     pages: Path | None = None
     templates: Path | None = None
+    allowed_origins: tuple[str, ...] = ()
+    ip_header: str | None = None
+    trusted_networks: tuple[IPNetwork, ...] = ()
+    honeypot: str = "website"
+    min_fill_seconds: float = 3.0
+    token_max_age: int = 86400
+    max_body: int = 16384
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Orders allowed per client IP and per phone within a window of seconds (0 orders: no limit)."""
+
+    ip_orders: int = 10
+    ip_window: int = 600
+    phone_orders: int = 3
+    phone_window: int = 86400
 
 
 @dataclass(frozen=True)
@@ -147,6 +182,7 @@ class Config:
     tags: TagsConfig = field(default_factory=TagsConfig)
     form: FormConfig = field(default_factory=FormConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: str | None = None
 
     @property
@@ -156,9 +192,12 @@ class Config:
 
 
 _SCHEMA: dict[str, dict[str, Any]] = {
-    "network": {"api": None, "key": None, "role": "wm", "dialect": "dalead", "timeout": 10},
+    "network": {"api": None, "key": None, "role": "wm", "dialect": "dalead", "timeout": 10, "redirect_hosts": []},
     "offer": {"offer": None, "flow": None, "country": None, "countries": None, "source": None, "fields": {}},
-    "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None},
+    "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None,
+             "allowed_origins": [], "ip_header": None, "trusted_networks": [], "honeypot": "website",
+             "min_fill_seconds": 3, "token_max_age": 86400, "max_body": 16384},
+    "limits": {"ip_orders": 10, "ip_window": 600, "phone_orders": 3, "phone_window": 86400},
     "tags": {"extra": [], "aliases": {}, "cookie": "leadkit_tags", "days": 30},
     "form": {"fields": [], "title": FormConfig.title, "submit": FormConfig.submit, "note": FormConfig.note},
     "journal": {"path": "leadkit.db", "max_age": 86400, "lease": 60, "double_submit": 120, "retry_base": 5,
@@ -280,10 +319,11 @@ class _Checker:
         tags = self.tags(dialect)
         form = self.form()
         journal = self.journal(site, network)
-        if None in (network, offer, site, tags, form, journal):
+        limits = self.limits()
+        if None in (network, offer, site, tags, form, journal, limits):
             return None
         return Config(network=network, offer=offer, site=site, tags=tags, form=form,  # type: ignore[arg-type]
-                      journal=journal, source=source)  # type: ignore[arg-type]
+                      journal=journal, limits=limits, source=source)  # type: ignore[arg-type]
 
     # -- sections ---------------------------------------------------------------
 
@@ -317,9 +357,15 @@ class _Checker:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
             self.fail(f"network.timeout must be a number of seconds between 0 and 120 (got {timeout!r})")
             ok = False
+        hosts = raw["redirect_hosts"]
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST_PATTERN.match(h) for h in hosts):
+            self.fail(f"network.redirect_hosts must be a list of host names for autologin redirects, like "
+                      f"['cabinet.example.com', '*.example.com'] (got {hosts!r})")
+            ok = False
         if not ok:
             return None
-        return NetworkConfig(api=api.rstrip("/"), key=key, role=role, dialect=dialect, timeout=float(timeout))
+        return NetworkConfig(api=api.rstrip("/"), key=key, role=role, dialect=dialect, timeout=float(timeout),
+                             redirect_hosts=tuple(h.lower() for h in hosts))
 
     def offer(self, role: str | None) -> OfferConfig | None:
         raw = self.raw["offer"]
@@ -408,10 +454,80 @@ class _Checker:
             ok = False
         pages = self.folder("site.pages", raw["pages"])
         templates = self.folder("site.templates", raw["templates"])
-        if not ok or pages is False or templates is False:
+        origins = self.origins(raw["allowed_origins"])
+        networks = self.networks(raw["trusted_networks"])
+        header = raw["ip_header"]
+        if header is not None and (not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]{1,64}$", header)):
+            self.fail(f"site.ip_header must be an HTTP header name like 'CF-Connecting-IP' (got {header!r})")
+            ok = False
+        elif header is not None and not networks:
+            self.fail("site.ip_header needs site.trusted_networks: the header is honoured only from those peers "
+                      "(for Cloudflare: trusted_networks = ['cloudflare'])")
+            ok = False
+        honeypot = raw["honeypot"]
+        if not isinstance(honeypot, str) or not _FIELD_NAME.match(honeypot) or honeypot in _ORDER_AND_TAG_NAMES:
+            self.fail(f"site.honeypot must be a form field name no real field uses, like 'website' (got {honeypot!r})")
+            ok = False
+        numbers = self.numbers("site", raw, {"min_fill_seconds": (0, 600), "token_max_age": (60, 30 * 86400),
+                                             "max_body": (1024, 1024 * 1024)})
+        if not ok or pages is False or templates is False or origins is None or networks is None or numbers is None:
             return None
-        return SiteConfig(secret=secret, mount=mount, trusted_proxies=proxies,
-                          pages=pages or None, templates=templates or None)  # type: ignore[arg-type]
+        return SiteConfig(secret=secret, mount=mount, trusted_proxies=proxies,  # type: ignore[arg-type]
+                          pages=pages or None, templates=templates or None,  # type: ignore[arg-type]
+                          allowed_origins=origins, ip_header=header, trusted_networks=networks, honeypot=honeypot,
+                          min_fill_seconds=numbers["min_fill_seconds"], token_max_age=int(numbers["token_max_age"]),
+                          max_body=int(numbers["max_body"]))
+
+    def numbers(self, section: str, raw: Mapping[str, Any], limits: Mapping[str, tuple[float, float]]
+                ) -> dict[str, float] | None:
+        """Check numeric keys against their ranges; None when any is bad."""
+        values: dict[str, float] = {}
+        for key, (low, high) in limits.items():
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                self.fail(f"{section}.{key} must be a number from {low:g} to {high:g} (got {value!r})")
+            else:
+                values[key] = value
+        return values if len(values) == len(limits) else None
+
+    def origins(self, value: Any) -> tuple[str, ...] | None:
+        if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+            self.fail(f"site.allowed_origins must be a list of origins like ['https://promo.example'] (got {value!r})")
+            return None
+        cleaned = []
+        for origin in value:
+            parts = urlsplit(origin) if _is_http_url(origin) else None
+            if parts is None or parts.path not in ("", "/"):
+                self.fail(f"site.allowed_origins: {origin!r} is not an origin: write scheme and host, like "
+                          "'https://promo.example' (no path)")
+                return None
+            cleaned.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        return tuple(cleaned)
+
+    def networks(self, value: Any) -> tuple[IPNetwork, ...] | None:
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            self.fail(f"site.trusted_networks must be a list of CIDRs like ['10.0.0.0/8'], or 'cloudflare' "
+                      f"(got {value!r})")
+            return None
+        networks: list[IPNetwork] = []
+        for item in value:
+            if item.lower() == "cloudflare":
+                networks.extend(ipaddress.ip_network(n) for n in CLOUDFLARE_NETWORKS)
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.fail(f"site.trusted_networks: {item!r} is not a network like '173.245.48.0/20'")
+                return None
+        return tuple(networks)
+
+    def limits(self) -> LimitsConfig | None:
+        numbers = self.numbers("limits", self.raw["limits"], {
+            "ip_orders": (0, 100000), "ip_window": (1, 30 * 86400), "phone_orders": (0, 100000),
+            "phone_window": (1, 30 * 86400)})
+        if numbers is None:
+            return None
+        return LimitsConfig(**{k: int(v) for k, v in numbers.items()})
 
     def folder(self, name: str, value: Any) -> Path | None | bool:
         if value is None:

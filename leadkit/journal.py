@@ -29,9 +29,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-__all__ = ["Entry", "Journal", "SQLiteJournal", "STATES", "Outcome"]
+__all__ = ["Entry", "Journal", "Limit", "RateLimited", "SQLiteJournal", "STATES", "Outcome"]
 
 STATES = ("pending", "delivered", "rejected", "dead")
 
@@ -58,7 +58,13 @@ CREATE TABLE IF NOT EXISTS leads (
 CREATE INDEX IF NOT EXISTS leads_due ON leads (state, next_attempt);
 CREATE INDEX IF NOT EXISTS leads_fingerprint ON leads (fingerprint, created);
 CREATE INDEX IF NOT EXISTS leads_created ON leads (created);
+CREATE TABLE IF NOT EXISTS hits (kind TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_key ON hits (kind, key, at);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+#: A lead still leased when it is claimed was held by a sender that died mid-attempt: its
+#: send may have reached the network, so a later "duplicate" answer means delivered.
+_TAKE_OVER = "uncertain = CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE uncertain END,"
 _COLUMNS = ("id", "created", "updated", "state", "call", "payload", "fingerprint", "attempts", "next_attempt",
             "last_error", "network_id", "redirect", "error_code", "error_message", "uncertain", "lease_owner",
             "lease_until")
@@ -92,6 +98,25 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """At most ``limit`` new leads per ``key`` of ``kind`` (``ip``, ``phone``) within ``window`` seconds."""
+
+    kind: str
+    key: str
+    limit: int
+    window: float
+
+
+class RateLimited(Exception):
+    """A :class:`Limit` was reached; ``retry_after`` is when the oldest counted order leaves the window."""
+
+    def __init__(self, kind: str, retry_after: float) -> None:
+        self.kind = kind
+        self.retry_after = retry_after
+        super().__init__(f"too many orders for this {kind}")
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a send attempt came to, as the journal records it."""
 
@@ -108,9 +133,14 @@ class Outcome:
 class Journal(Protocol):
     """Storage for leads; a shared database can implement it for several machines."""
 
-    def add(self, entry: Entry, *, owner: str, lease: float, window: float) -> tuple[Entry, bool]:
+    def add(self, entry: Entry, *, owner: str, lease: float, window: float,
+            limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
         """Write a lead claimed by ``owner``; or, when a lead with the same fingerprint was
-        written within ``window`` seconds, return that one and False."""
+        written within ``window`` seconds, return that one and False. Raises
+        :class:`RateLimited` (writing nothing) when a new lead would pass one of ``limits``."""
+
+    def count(self, name: str, by: int = 1) -> None:
+        """Add to a named counter (bots caught, ...)."""
 
     def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
               force: bool = False) -> Entry | None:
@@ -175,7 +205,8 @@ class SQLiteJournal:
 
     # -- writing --------------------------------------------------------------
 
-    def add(self, entry: Entry, *, owner: str, lease: float, window: float) -> tuple[Entry, bool]:
+    def add(self, entry: Entry, *, owner: str, lease: float, window: float,
+            limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
         now = time.time()
         with self._transaction() as db:
             if entry.fingerprint and window > 0:
@@ -183,6 +214,7 @@ class SQLiteJournal:
                                  "LIMIT 1", (entry.fingerprint, now - window)).fetchone()
                 if row is not None:
                     return _entry(row), False
+            _check_limits(db, limits, now)
             values = {**_row(entry), "updated": now, "state": "pending", "next_attempt": now,
                       "lease_owner": owner, "lease_until": now + lease}
             db.execute(f"INSERT INTO leads ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
@@ -195,7 +227,8 @@ class SQLiteJournal:
         due = "" if force else "AND next_attempt <= :now"
         with self._transaction() as db:
             changed = db.execute(
-                f"UPDATE leads SET lease_owner = :owner, lease_until = :until WHERE id = :id AND state = 'pending' "
+                f"UPDATE leads SET {_TAKE_OVER} lease_owner = :owner, lease_until = :until "
+                f"WHERE id = :id AND state = 'pending' "
                 f"AND (lease_until IS NULL OR lease_until < :now) {due}",
                 {"owner": owner, "until": now + lease, "id": lead_id, "now": now}).rowcount
         return self.get(lead_id) if changed else None
@@ -206,7 +239,7 @@ class SQLiteJournal:
             ids = [r[0] for r in db.execute(
                 "SELECT id FROM leads WHERE state = 'pending' AND next_attempt <= ? "
                 "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt LIMIT ?", (now, now, limit))]
-            db.executemany("UPDATE leads SET lease_owner = ?, lease_until = ? WHERE id = ?",
+            db.executemany(f"UPDATE leads SET {_TAKE_OVER} lease_owner = ?, lease_until = ? WHERE id = ?",
                            [(owner, now + lease, i) for i in ids])
         return [e for e in (self.get(i) for i in ids) if e is not None]
 
@@ -232,6 +265,11 @@ class SQLiteJournal:
                            [(now, i) for i in ids])
         return ids
 
+    def count(self, name: str, by: int = 1) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (name, by))
+
     # -- reading --------------------------------------------------------------
 
     def get(self, lead_id: str) -> Entry | None:
@@ -256,13 +294,30 @@ class SQLiteJournal:
         counts = {state: 0 for state in STATES}
         counts.update({row[0]: row[1] for row in db.execute("SELECT state, COUNT(*) FROM leads GROUP BY state")})
         oldest = db.execute("SELECT MIN(created) FROM leads WHERE state = 'pending'").fetchone()[0]
-        return {"counts": counts, "oldest_pending_age": round(now - oldest, 1) if oldest else None}
+        counters = {row[0]: row[1] for row in db.execute("SELECT name, value FROM counters ORDER BY name")}
+        return {"counts": counts, "oldest_pending_age": round(now - oldest, 1) if oldest else None,
+                "counters": counters}
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == os.getpid():
             db.close()
         self._local.db = None
+
+
+def _check_limits(db: sqlite3.Connection, limits: Sequence[Limit], now: float) -> None:
+    """Inside the add's transaction: refuse when a limit is reached, else count this order."""
+    for limit in limits:
+        if limit.limit <= 0:
+            continue
+        db.execute("DELETE FROM hits WHERE kind = ? AND key = ? AND at < ?", (limit.kind, limit.key,
+                                                                            now - limit.window))
+        count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM hits WHERE kind = ? AND key = ?",
+                                   (limit.kind, limit.key)).fetchone()
+        if count >= limit.limit:
+            raise RateLimited(limit.kind, max(1.0, oldest + limit.window - now))
+    db.executemany("INSERT INTO hits (kind, key, at) VALUES (?, ?, ?)",
+                   [(limit.kind, limit.key, now) for limit in limits if limit.limit > 0])
 
 
 def _create_private(path: Path) -> None:

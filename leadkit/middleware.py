@@ -17,12 +17,10 @@ the order form for its pages).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
-import time
+import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -34,32 +32,23 @@ from werkzeug.wrappers import Request, Response
 
 from . import __version__
 from .config import Config, load_config
-from .journal import Entry, SQLiteJournal
-from .lead import Lead
-from .network import Answer, NetworkClient
-from .order import FormField, Order, form_fields, read_order
-from .outcome import Reply, reply_for, safe_redirect
-from .relay import Courier, Relay, RetryPolicy, new_owner
-from .payload import build_payload
+from .formdata import BadForm, read_form
+from .formtoken import TOKEN_FIELD, FormTokens
+from .guard import cors_headers
+from .journal import SQLiteJournal
+from .network import NetworkClient
+from .order import FormField, form_fields
+from .orders import OrderDesk, OrderResult
+from .relay import Courier, Relay, RetryPolicy
 from .render import make_environment
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
 from .texts import TEXTS
-from .visitor import make_visitor
 
 __all__ = ["LeadKit"]
 
 log = logging.getLogger("leadkit")
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-MAX_FORM_BYTES = 16 * 1024
-
-
-class _Request(Request):
-    """Requests to leadkit's own routes: small bodies only."""
-
-    max_content_length = MAX_FORM_BYTES
-    max_form_memory_size = MAX_FORM_BYTES
-    max_form_parts = 200
 
 
 class LeadKit:
@@ -75,20 +64,20 @@ class LeadKit:
                  session: requests.Session | None = None, **sections: Mapping[str, Any]) -> None:
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config, **sections)
-        site = self.config.site
+        site, journal = self.config.site, self.config.journal
         self.mount = site.mount
         self.templates = make_environment(site.templates)
         self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
-        journal = self.config.journal
         self.journal = SQLiteJournal(journal.path)
         self.courier = Courier(self.journal, self.network.send, RetryPolicy(journal.retry_base, journal.retry_cap),
                                lease=journal.lease)
         self.relay = Relay(self.courier, poll=journal.poll, max_age=journal.max_age)
-        self.call = self.config.network.call_url().rsplit("/", 2)[-2] + "/" + \
-            self.config.network.call_url().rsplit("/", 1)[-1].removesuffix(".json")
+        self.call = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}[self.config.network.role]
         self.tag_names = self.config.tags.names
         self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
                                     days=self.config.tags.days)
+        self.tokens = FormTokens(site.secret, site.token_max_age)
+        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, self.call, self.order_tags)
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             f"{self.mount}/order": ("POST", self.order),
             f"{self.mount}/form": ("GET", self.form_page),
@@ -120,17 +109,22 @@ class LeadKit:
         return self.app(environ, start_with_cookie)
 
     def _own(self, environ: dict) -> Response:
-        request = _Request(environ)
+        request = Request(environ)
+        # Small bodies only: werkzeug refuses a longer Content-Length before reading anything.
+        request.max_content_length = request.max_form_memory_size = self.config.site.max_body
+        request.max_form_parts = 200
         method, view = self._routes.get(request.path, (None, None))
         if view is None:
             return self._message_page(request, 404, TEXTS["not_found"])
+        if request.method == "OPTIONS" and method == "POST":
+            return self._preflight(request)
         if request.method not in (method, "HEAD" if method == "GET" else method):
             response = self._message_page(request, 405, f"Use {method} here.")
             response.headers["Allow"] = method
             return response
         try:
             return view(request)
-        except HTTPException as exc:  # oversized or unreadable bodies
+        except HTTPException as exc:  # an oversized or unreadable body
             return self._message_page(request, exc.code or 400, exc.description or TEXTS["bad_request"])
 
     # -- tags -----------------------------------------------------------------
@@ -154,9 +148,9 @@ class LeadKit:
             return dict(environ["leadkit.tags"])
         return merge_tags(self._cookie_tags(environ), self._query_tags(environ))
 
-    def order_tags(self, request: Request) -> dict[str, str]:
+    def order_tags(self, request: Request, fields: Mapping[str, str]) -> dict[str, str]:
         """Tags for an order: cookie, then hidden fields; failing both, a same-origin Referer."""
-        hidden = tags_from_pairs(request.form.items(multi=True), self.tag_names, self.config.tags.aliases)
+        hidden = tags_from_pairs(fields.items(), self.tag_names, self.config.tags.aliases)
         tags = merge_tags(self._cookie_tags(request.environ), hidden)
         if tags:
             return tags
@@ -165,56 +159,19 @@ class LeadKit:
     # -- views ----------------------------------------------------------------
 
     def order(self, request: Request) -> Response:
-        """``POST {mount}/order``: validate, send, answer."""
-        order, errors, values = read_order(request.form, self.config)
-        tags = self.order_tags(request)
-        if order is None:
-            reply = Reply(422, message=TEXTS["form_has_errors"], errors=errors)
-            return self._reply(request, reply, values, tags)
-        visitor = make_visitor(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                               request.user_agent.string, self.config.site.trusted_proxies)
-        lead = Lead(order=order, visitor=visitor, tags=tags)
-        entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
-                      fingerprint=self._fingerprint(order), created=lead.created)
-        owner = new_owner()
-        journal = self.config.journal
-        stored, created = self.journal.add(entry, owner=owner, lease=journal.lease, window=journal.double_submit)
-        if created:
-            stored = self.courier.attempt(stored, owner)
-        else:
-            log.info("lead %s: the same order again within %g s (a double submit): no new lead", stored.id,
-                     journal.double_submit)
-            stored = self._settled(stored)
-        return self._reply(request, self._customer_reply(stored, request), values, tags)
-
-    def _fingerprint(self, order: Order) -> str:
-        """The double-submit key: the same person ordering the same thing. Keyed, so that the
-        journal does not hold a bare hash of a phone number (phones are easy to enumerate)."""
-        facts = [self.config.offer.offer, order.phone.digits, order.name.casefold(), sorted(order.details.items())]
-        return hmac.new(self.config.site.secret.encode(), json.dumps(facts).encode(), hashlib.sha256).hexdigest()
-
-    def _settled(self, entry: Entry) -> Entry:
-        """Wait while another request's attempt on this lead is under way, within the time budget."""
-        deadline = time.monotonic() + self.config.network.timeout + 1
-        while entry.state == "pending" and entry.lease_owner and time.monotonic() < deadline:
-            time.sleep(0.05)
-            entry = self.journal.get(entry.id) or entry
-        return entry
-
-    def _customer_reply(self, entry: Entry, request: Request) -> Reply:
-        """Delivered: autologin or thanks; refused: the form again; otherwise the lead is safe in the journal."""
-        thanks = self.thanks_url(request)
-        if entry.state == "delivered":
-            return Reply(303, redirect=safe_redirect(entry.redirect) or thanks)
-        if entry.state == "rejected":
-            return reply_for(Answer("rejected", error=entry.error_code, message=entry.error_message), thanks)
-        return Reply(303, redirect=thanks)
+        """``POST {mount}/order``: read strictly, let the desk decide, answer in HTML or JSON."""
+        try:
+            fields = read_form(request)
+        except BadForm as exc:
+            return self._with_cors(request, self._message_page(request, exc.status, exc.message))
+        result = self.desk.take(request, fields, self.thanks_url(request))
+        return self._with_cors(request, self._reply(request, result))
 
     def form_page(self, request: Request) -> Response:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks)."""
         fresh = self._query_tags(request.environ)
         tags = merge_tags(self._cookie_tags(request.environ), fresh)
-        response = self._page("order.html", {"form": self._form(tags=tags)}, 200)
+        response = self._page("order.html", {"form": self._form(tags=tags, script_root=request.script_root)}, 200)
         if fresh:
             response.headers.add("Set-Cookie", self._tag_cookie_header(request.environ, tags))
         return response
@@ -224,15 +181,25 @@ class LeadKit:
         return self._page("thanks.html", {"texts": TEXTS}, 200)
 
     def health(self, request: Request) -> Response:
-        """``GET {mount}/health``: for load balancers."""
+        """``GET {mount}/health``: for load balancers; lead counts by state for the operator."""
         stats = self.journal.stats()
         body = {"status": "ok", "version": __version__, "role": self.config.network.role,
-                "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"]}
-        return Response(json.dumps(body), 200, mimetype="application/json",
-                        headers={"Cache-Control": "no-store"})
+                "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
+                "counters": stats["counters"]}
+        return Response(json.dumps(body), 200, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
     def thanks_url(self, request: Request) -> str:
         return f"{request.script_root}{self.mount}/thanks"
+
+    def _preflight(self, request: Request) -> Response:
+        """CORS preflight for the JSON mode: origins in ``site.allowed_origins`` only."""
+        headers = cors_headers(request.headers.get("Origin"), self.config.site.allowed_origins, preflight=True)
+        return Response("", 204 if headers else 403, headers=headers)
+
+    def _with_cors(self, request: Request, response: Response) -> Response:
+        for name, value in cors_headers(request.headers.get("Origin"), self.config.site.allowed_origins).items():
+            response.headers[name] = value
+        return response
 
     # -- rendering ------------------------------------------------------------
 
@@ -249,40 +216,56 @@ class LeadKit:
         return _Form(
             action=f"{script_root}{self.mount}/order",
             fields=form_fields(self.config, values, errors),
-            tags=dict(tags), hidden={}, message=message, message_kind="error" if message else "info",
+            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue()}, honeypot=self.config.site.honeypot,
+            message=message, message_kind="error" if message else "info",
             texts={"title": form.title, "submit": form.submit, "note": form.note},
         )
 
-    def _reply(self, request: Request, reply: Reply, values: Mapping[str, str], tags: Mapping[str, str]) -> Response:
+    def _reply(self, request: Request, result: OrderResult) -> Response:
+        reply = result.reply
         if _wants_json(request):
             if reply.ok:
                 body: dict[str, Any] = {"status": "ok", "redirect": reply.redirect}
             else:
                 body = {"status": "error", "errors": dict(reply.errors), "message": reply.message}
-            return Response(json.dumps(body), reply.status if not reply.ok else 200, mimetype="application/json",
-                            headers={"Cache-Control": "no-store"})
-        if reply.ok:
-            return Response("", 303, headers={"Location": reply.redirect, "Cache-Control": "no-store"})
-        form = self._form(tags=tags, values=values, errors=reply.errors, message=reply.message,
-                          script_root=request.script_root)
-        response = self._page("order.html", {"form": form}, reply.status)
+            response = Response(json.dumps(body), 200 if reply.ok else reply.status, mimetype="application/json",
+                                headers={"Cache-Control": "no-store"})
+        elif reply.ok:
+            response = Response("", 303, headers={"Location": reply.redirect, "Cache-Control": "no-store"})
+        else:
+            form = self._form(tags=result.tags, values=result.values, errors=reply.errors, message=reply.message,
+                              script_root=request.script_root)
+            response = self._page("order.html", {"form": form}, reply.status)
         if reply.status == 503:
             response.headers["Retry-After"] = "30"
+        elif result.retry_after:
+            response.headers["Retry-After"] = str(result.retry_after)
         return response
 
     def _message_page(self, request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
             return Response(json.dumps({"status": "error", "errors": {}, "message": message}), status,
-                            mimetype="application/json")
+                            mimetype="application/json", headers={"Cache-Control": "no-store"})
         return self._page("message.html", {"message": message, "status": status}, status)
 
     def _page(self, name: str, context: dict[str, Any], status: int) -> Response:
-        html = self.templates.get_template(name).render(**context)
+        nonce = secrets.token_urlsafe(16)
+        html = self.templates.get_template(name).render(csp_nonce=nonce, **context)
         response = Response(html, status, mimetype="text/html")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        response.headers.update(_security_headers(nonce, self.config.site.allowed_origins))
         return response
+
+
+def _security_headers(nonce: str, allowed_origins: Iterable[str]) -> dict[str, str]:
+    """Headers for leadkit's own pages. The form may be framed by the site and the allowed
+    origins (prelandings); form-action allows any http(s) target because the post is
+    answered by a redirect to the network's autologin page, which CSP also checks."""
+    ancestors = " ".join(["'self'", *allowed_origins])
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+              f"form-action 'self' http: https:; frame-ancestors {ancestors}; base-uri 'none'")
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store"}
+
 
 @dataclass(frozen=True)
 class _Form:
@@ -292,6 +275,7 @@ class _Form:
     fields: list[FormField]
     tags: dict[str, str]
     hidden: dict[str, str]
+    honeypot: str
     message: str | None
     message_kind: str
     texts: dict[str, str]

@@ -9,7 +9,7 @@ autologin ``url`` may be followed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .network import CONFIG_ERRORS, FIELD_ERRORS, Answer
@@ -32,8 +32,9 @@ class Reply:
         return self.redirect is not None
 
 
-def safe_redirect(url: str | None) -> str | None:
-    """The URL when it is an absolute http(s) URL with a host, no user info and no control characters."""
+def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
+    """The URL when it is an absolute http(s) URL with a host, no user info and no control characters,
+    and, when ``hosts`` is given, on one of them (``*.example.com`` allows its subdomains)."""
     if not url or len(url) > 2048 or any(ord(c) < 33 or ord(c) == 127 or c == "\\" for c in url):
         return None
     try:
@@ -43,13 +44,22 @@ def safe_redirect(url: str | None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
+    if hosts and not any(_host_matches(parts.hostname, pattern) for pattern in hosts):
+        return None
     return url
 
 
-def reply_for(answer: Answer, thanks_url: str) -> Reply:
+def _host_matches(host: str, pattern: str) -> bool:
+    host = host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def reply_for(answer: Answer, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
     """The customer's reply to a network answer."""
     if answer.delivered:
-        return Reply(303, redirect=safe_redirect(answer.url) or thanks_url)
+        return Reply(303, redirect=safe_redirect(answer.url, hosts) or thanks_url)
     if answer.retryable:
         return Reply(503, message=TEXTS["network_retry"])
     code = answer.error or ""

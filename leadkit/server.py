@@ -92,9 +92,15 @@ def make_app(config: Config, **kwargs: Any) -> LeadKit:
     return LeadKit(PagesApp(config.site.pages, config.site.templates), config, **kwargs)
 
 
-def make_server(app: Callable, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> Any:
-    """A waitress server for ``app``; ``.effective_port`` is the bound port, ``.run()`` serves."""
+def make_server(app: Callable, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+                max_body: int = 16384) -> Any:
+    """A waitress server for ``app``; ``.effective_port`` is the bound port, ``.run()`` serves.
+
+    Waitress refuses a body whose Content-Length passes its limit with 413 before reading it;
+    the limit is left a little above ``site.max_body`` so that leadkit's own, friendlier 413
+    answers the near misses. leadkit reads ``X-Forwarded-For`` itself, by its own rule.
+    """
     from waitress import create_server
 
     return create_server(app, host=host, port=port, threads=threads, ident="leadkit",
-                         clear_untrusted_proxy_headers=False)
+                         clear_untrusted_proxy_headers=False, max_request_body_size=max_body * 4)

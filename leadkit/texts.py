@@ -34,6 +34,12 @@ TEXTS: dict[str, str] = {
     "thanks_title": "Thank you! Your order is accepted.",
     "thanks_body": "Our operator will call you shortly to confirm it. Please keep your phone nearby.",
     "not_found": "There is no page here.",
+    "origin_foreign": "This order form cannot be sent from another site.",
+    "origin_no_origin": "Please send your order from the order form on our site.",
+    "token_expired": "The form was open for too long. Please check your details and send it again.",
+    "token_forged": "The form could not be verified. Please send it again.",
+    "rate_limited": "You have already sent several orders. Please wait a little before ordering again: "
+                    "our operator will call you about the orders you sent.",
 }
 
 

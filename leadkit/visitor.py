@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence, Union
 
 from user_agents import parse as _parse_user_agent
 
@@ -23,6 +24,7 @@ __all__ = ["Visitor", "client_ip", "is_mobile", "normalize_ip", "MAX_USER_AGENT_
 
 MAX_USER_AGENT_LENGTH = 512
 UNKNOWN_IP = "0.0.0.0"
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,18 @@ def normalize_ip(value: str | None) -> str | None:
     return str(address)
 
 
-def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
-    """The customer's address: ``REMOTE_ADDR``, or the trusted hop of ``X-Forwarded-For``."""
+def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int,
+              header_ip: str | None = None, trusted_networks: Sequence[IPNetwork] = ()) -> str:
+    """The customer's address: ``REMOTE_ADDR``, or the trusted hop of ``X-Forwarded-For``;
+    then ``header_ip`` (from ``site.ip_header``, e.g. ``CF-Connecting-IP``) when that
+    address lies in ``trusted_networks`` (the CDN's edge), and never otherwise."""
+    peer = _peer(remote_addr, forwarded_for, trusted_proxies)
+    if header_ip and trusted_networks and _in_networks(peer, trusted_networks):
+        return normalize_ip(header_ip) or peer
+    return peer
+
+
+def _peer(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
     direct = normalize_ip(remote_addr) or UNKNOWN_IP
     if trusted_proxies <= 0 or not forwarded_for:
         return direct
@@ -64,6 +76,11 @@ def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxie
     if len(hops) < trusted_proxies:
         return direct
     return normalize_ip(hops[-trusted_proxies]) or direct
+
+
+def _in_networks(address: str, networks: Sequence[IPNetwork]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in networks)
 
 
 def is_mobile(user_agent: str | None) -> bool:
@@ -83,7 +100,9 @@ def _is_mobile_cached(user_agent: str) -> bool:
 
 
 def make_visitor(remote_addr: str | None, forwarded_for: str | None, user_agent: str | None,
-                 trusted_proxies: int) -> Visitor:
+                 trusted_proxies: int, header_ip: str | None = None,
+                 trusted_networks: Sequence[IPNetwork] = ()) -> Visitor:
     """Bundle the three facts; the user agent is cleaned and capped."""
     ua = "".join(ch for ch in (user_agent or "") if ch.isprintable())[:MAX_USER_AGENT_LENGTH]
-    return Visitor(ip=client_ip(remote_addr, forwarded_for, trusted_proxies), user_agent=ua, mobile=is_mobile(ua))
+    ip = client_ip(remote_addr, forwarded_for, trusted_proxies, header_ip, trusted_networks)
+    return Visitor(ip=ip, user_agent=ua, mobile=is_mobile(ua))

@@ -151,7 +151,7 @@ def order(base: str, n: int) -> bool:
     """One customer orders; True when they were thanked (or sent to autologin)."""
     try:
         response = requests.post(base + "leadkit/order", data={"name": f"Customer {n}", "phone": phone(n)},
-                                 allow_redirects=False, timeout=30)
+                                 headers={"Origin": base.rstrip("/")}, allow_redirects=False, timeout=30)
     except requests.RequestException:
         return False
     return response.status_code == 303

@@ -6,6 +6,8 @@ import tempfile
 from typing import Any
 import tempfile
 
+from werkzeug.test import Client
+
 from leadkit.config import Config, config_from_mapping
 
 KEY = "1-0f3a9c2e7b5d4a1f"
@@ -27,3 +29,16 @@ def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://12
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
     return config_from_mapping(data, environ={})
+
+
+class BrowserClient(Client):
+    """werkzeug's test client, sending an ``Origin`` with each POST as browsers do."""
+
+    origin = "http://localhost"
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("method") == "POST":
+            headers = dict(kwargs.get("headers") or {})
+            headers.setdefault("Origin", self.origin)
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)

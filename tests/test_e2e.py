@@ -74,7 +74,7 @@ def run_server(tmp_path: Path, sandbox: SandboxNetwork, role: str = "wm", dialec
 
 def visit_and_order(base: str, phone: str = "8 (700) 123-45-67") -> requests.Response:
     browser = requests.Session()
-    browser.headers.update({"User-Agent": IPHONE, "X-Forwarded-For": CUSTOMER_IP})
+    browser.headers.update({"User-Agent": IPHONE, "X-Forwarded-For": CUSTOMER_IP, "Origin": base.rstrip("/")})
     page = browser.get(base, params=VISIT_TAGS, timeout=5)
     assert page.status_code == 200 and 'name="phone"' in page.text
     assert browser.get(base + "style.css", timeout=5).text == "body{color:#222}"
@@ -101,6 +101,7 @@ def test_each_role_and_dialect_sends_exactly_the_documented_fields(tmp_path: Pat
 def test_autologin_page_is_reached_by_following_redirects(tmp_path: Path, network: SandboxNetwork) -> None:
     with run_server(tmp_path, network) as (base, _):
         browser = requests.Session()
+        browser.headers["Origin"] = base.rstrip("/")
         browser.get(base + "?utm_source=fb", timeout=5)
         page = browser.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "87001234567"}, timeout=10)
     assert page.status_code == 200 and "Sandbox cabinet" in page.text
@@ -108,7 +109,8 @@ def test_autologin_page_is_reached_by_following_redirects(tmp_path: Path, networ
 
 def test_thank_you_page_without_autologin(tmp_path: Path) -> None:
     with SandboxNetwork(keys=[KEY], autologin=False) as sandbox, run_server(tmp_path, sandbox) as (base, _):
-        page = requests.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "7001234567"}, timeout=10)
+        page = requests.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "7001234567"}, timeout=10,
+                             headers={"Origin": base.rstrip("/")})
     assert page.status_code == 200 and page.url == base + "leadkit/thanks"
     assert "Thank you" in page.text
 
@@ -134,7 +136,7 @@ def test_network_down_still_thanks_the_customer(tmp_path: Path, network: Sandbox
 def test_spoofed_forwarded_for_cannot_choose_the_ip(tmp_path: Path, network: SandboxNetwork) -> None:
     with run_server(tmp_path, network) as (base, _):
         requests.post(base + "leadkit/order", data={"name": "A", "phone": "87001234567"}, timeout=10,
-                      headers={"X-Forwarded-For": "1.1.1.1, 198.51.100.44"})
+                      headers={"X-Forwarded-For": "1.1.1.1, 198.51.100.44", "Origin": base.rstrip("/")})
     assert network.accepted()[0].fields["ip"] == "198.51.100.44", "the right-most hop, the one our proxy wrote"
 
 
@@ -156,6 +158,7 @@ def test_bad_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
 def test_demo_runs_with_no_config_and_ends_at_the_sandbox_cabinet(tmp_path: Path) -> None:
     with leadkit_process("demo", "--port", "0", cwd=tmp_path, env={"LEADKIT_CONFIG": ""}) as (base, _):
         browser = requests.Session()
+        browser.headers["Origin"] = base.rstrip("/")
         landing = browser.get(base + "?utm_source=demo&sub1=click-42", timeout=5)
         assert landing.status_code == 200 and "click-42" in landing.text and 'name="phone"' in landing.text
         page = browser.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "8 (701) 234-56-78"},

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client
+from support import BrowserClient as Client
 
 from leadkit import LeadKit
 from leadkit.cli import main

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.test import Client
+from support import BrowserClient as Client
 
 from leadkit import LeadKit
 from leadkit.sandbox import SandboxNetwork

@@ -51,6 +51,7 @@ def test_flask_quick_start_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         client = namespace["app"].test_client()  # type: ignore[attr-defined]
         page = client.get("/?utm_source=flask")
         assert 'name="utm_source" value="flask"' in page.get_data(as_text=True)
-        response = client.post("/leadkit/order", data={"name": "A", "phone": "87001234567"})
+        response = client.post("/leadkit/order", data={"name": "A", "phone": "87001234567"},
+                               headers={"Origin": "http://localhost"})
         assert response.status_code == 303
         assert sandbox.accepted()[0].fields["utm_source"] == "flask"

@@ -1,0 +1,64 @@
+"""Reading a posted order form strictly: what a browser sends, and nothing odd.
+
+Browsers send ``application/x-www-form-urlencoded`` (or ``multipart/form-data``)
+in UTF-8, each field once. Anything else (another content type, bytes that are
+not UTF-8, NUL and control characters, a field sent twice, file uploads) is
+refused with a :class:`BadForm` that says what was wrong, for a ``4xx``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request
+
+__all__ = ["BadForm", "read_form"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class BadForm(ValueError):
+    """The body is not a form we accept; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+def read_form(request: Request) -> dict[str, str]:
+    """The posted fields as a plain dict, or :class:`BadForm`."""
+    if request.mimetype not in _FORM_TYPES:
+        shown = request.mimetype or "none"
+        raise BadForm(f"Send the order as a form (application/x-www-form-urlencoded or multipart/form-data), "
+                      f"not {shown[:60]}.", 415)
+    if request.mimetype == "multipart/form-data":
+        pairs = list(request.form.items(multi=True))
+        if request.files:
+            raise BadForm("The order form takes no file uploads.")
+    else:
+        pairs = _urlencoded_pairs(request.get_data(cache=True))
+    return _single_values(pairs)
+
+
+def _urlencoded_pairs(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=200)
+    except UnicodeDecodeError:
+        raise BadForm("The form was not sent as UTF-8 text.") from None
+    except ValueError:
+        raise BadForm("The form has too many fields.") from None
+
+
+def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise BadForm(f"The field {name[:40]!r} was sent more than once.")
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise BadForm(f"The field {_CONTROL.sub('?', name)[:40]!r} contains control characters.")
+        fields[name] = value
+    return fields
