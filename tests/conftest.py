@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import logging
+import traceback
+from typing import Any, Iterator
 
 import pytest
+import requests
 
+from leadkit import LeadKit
 from leadkit.sandbox import SandboxNetwork
-from support import KEY
+from support import KEY, SECRET
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxNetwork]:
@@ -20,3 +24,60 @@ def sandbox() -> Iterator[SandboxNetwork]:
 def network(sandbox: SandboxNetwork) -> SandboxNetwork:
     sandbox.reset()
     return sandbox
+
+
+# -- the key and the secret never leak: checked around every test of the suite ---------------
+
+_SECRETS = (KEY, SECRET, "1-fault0injection0key", "fault-injection-secret-0123456789")
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        self.messages.append(text)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every log record, every response leadkit's middleware produces, and every HTTP answer a test
+    receives over a socket are searched for the test key and secret: none may contain them."""
+    seen: list[str] = []
+    collector = _Collector()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(collector)
+    root.setLevel(logging.DEBUG)
+    original_call = LeadKit.__call__
+
+    def watched_call(self: LeadKit, environ: dict, start_response: Any) -> list[bytes]:
+        def watched_start(status: str, headers: list, exc_info: Any = None) -> Any:
+            seen.append(status + repr(headers))
+            return start_response(status, headers, exc_info)
+
+        body = list(original_call(self, environ, watched_start))
+        seen.append(b"".join(body).decode("utf-8", "replace"))
+        return body
+
+    original_send = requests.Session.send
+
+    def watched_send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        response = original_send(self, request, **kwargs)
+        if not kwargs.get("stream"):
+            seen.append(response.text + repr(dict(response.headers)))
+        return response
+
+    monkeypatch.setattr(LeadKit, "__call__", watched_call)
+    monkeypatch.setattr(requests.Session, "send", watched_send)
+    try:
+        yield
+    finally:
+        root.removeHandler(collector)
+        root.setLevel(previous)
+    leaks = [(secret, text[:200]) for text in seen + collector.messages for secret in _SECRETS if secret in text]
+    assert not leaks, f"a secret leaked into a response or a log record: {leaks[:3]}"
