@@ -42,8 +42,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
 from django import template
 from django.apps import AppConfig
 from django.conf import settings
@@ -52,6 +50,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .config import Config, ConfigError, config_from_mapping
 from .middleware import LeadKit, WSGIApp
+from .tags import url_with_tags
 
 __all__ = ["LeadKitConfig", "check_settings", "config_from_settings", "landing_url", "leadkit_form", "register",
            "wrap"]
@@ -136,21 +135,6 @@ def landing_url(context: template.Context, url: str) -> str:
         log.warning("{%% landing_url %%} added no tags to %s: %s", url, missing)
         return str(url)
     return url_with_tags(str(url), environ.get("leadkit.tags") or {})
-
-
-def url_with_tags(url: str, tags: Mapping[str, str]) -> str:
-    """``url`` with ``tags`` appended to its query string, URL-encoded; other parameters are kept as written."""
-    tags = {name: value for name, value in tags.items() if value}
-    if not tags:
-        return url
-    parts = urlsplit(url)
-    kept = [pair for pair in parts.query.split("&") if pair and _parameter_name(pair) not in tags]
-    return urlunsplit(parts._replace(query="&".join([*kept, urlencode(tags)])))
-
-
-def _parameter_name(pair: str) -> str:
-    parsed = parse_qsl(pair, keep_blank_values=True)
-    return parsed[0][0] if parsed else pair
 
 
 def _leadkit_environ(context: template.Context) -> tuple[dict[str, Any] | None, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Iterable, Mapping
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -25,6 +25,7 @@ __all__ = [
     "tags_from_pairs",
     "tags_from_query_string",
     "tags_from_referer",
+    "url_with_tags",
 ]
 
 STANDARD_TAGS: tuple[str, ...] = (
@@ -90,6 +91,25 @@ def tags_from_referer(
     if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
         return {}
     return tags_from_query_string(parts.query, names, aliases)
+
+
+def url_with_tags(url: str, tags: Mapping[str, str]) -> str:
+    """Carry a visitor's tags to another page (prelanding -> landing).
+
+    ``url`` with ``tags`` appended to its query string, URL-encoded; a link
+    parameter of the same name gives way to the visitor's tag, others are kept.
+    """
+    tags = {name: value for name, value in tags.items() if value}
+    if not tags:
+        return url
+    parts = urlsplit(url)
+    kept = [pair for pair in parts.query.split("&") if pair and _parameter_name(pair) not in tags]
+    return urlunsplit(parts._replace(query="&".join([*kept, urlencode(tags)])))
+
+
+def _parameter_name(pair: str) -> str:
+    parsed = parse_qsl(pair, keep_blank_values=True)
+    return parsed[0][0] if parsed else pair
 
 
 def merge_tags(*layers: Mapping[str, str]) -> dict[str, str]:

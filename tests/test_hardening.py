@@ -9,7 +9,7 @@ import threading
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from leadkit import LeadKit
@@ -255,7 +255,11 @@ def hostile_network() -> Iterator[tuple[str, list[str]]]:
     def answer(request: Request) -> Response:
         return Response(json.dumps({"status": "ok", "id": 7, "url": urls[0]}), mimetype="application/json")
 
-    server = make_server("127.0.0.1", 0, answer, threaded=True)
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any) -> None:  # request lines carry the key: a real network logs them, we don't
+            pass
+
+    server = make_server("127.0.0.1", 0, answer, threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/api", urls
