@@ -1,0 +1,79 @@
+"""Flask: ``leadkit.flask.init_app`` and the example app, started for real on a loopback socket."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+flask = pytest.importorskip("flask", reason="Flask is not installed: `make test` installs it")
+
+import requests  # noqa: E402
+
+from leadkit.sandbox import SandboxNetwork  # noqa: E402
+from support import KEY, SECRET, make_config  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flask_landing"
+WAITRESS = Path(sys.executable).parent / "waitress-serve"
+
+
+def test_init_app_wraps_the_app_and_registers_the_globals(network: SandboxNetwork) -> None:
+    from leadkit.flask import init_app
+
+    app = flask.Flask("landing")
+
+    @app.route("/")
+    def page() -> str:
+        return flask.render_template_string('{{ leadkit_form() }}<a href="{{ landing_url("/next?x=1") }}">go</a>')
+
+    kit = init_app(app, make_config(api=network.url))
+    assert app.extensions["leadkit"] is kit and app.wsgi_app is kit
+    html = app.test_client().get("/?utm_source=fl&sub1=a").get_data(as_text=True)
+    assert 'name="utm_source" value="fl"' in html and 'name="lk_token"' in html
+    assert 'href="/next?x=1&amp;utm_source=fl&amp;sub1=a"' in html
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_example_prelanding_to_landing_to_order(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with SandboxNetwork(keys=[KEY]) as sandbox:
+        env = {**os.environ, "LEADKIT_KEY": KEY, "LEADKIT_SECRET": SECRET, "LEADKIT_API": sandbox.url,
+               "LEADKIT_JOURNAL": str(tmp_path / "leadkit.db")}
+        server = subprocess.Popen([str(WAITRESS), f"--listen=127.0.0.1:{port}", "app:app"], cwd=EXAMPLE, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            browser = requests.Session()
+            browser.headers["Origin"] = base
+            for _ in range(200):
+                try:
+                    article = browser.get(f"{base}/article?utm_source=flask&sub1=click-9", timeout=2)
+                    break
+                except requests.ConnectionError:
+                    import time
+                    time.sleep(0.05)
+            else:
+                pytest.fail(f"the example did not start: {server.stderr.read() if server.stderr else ''}")
+            link = re.search(r'id="to-landing" href="([^"]+)"', article.text)
+            assert link and link.group(1).replace("&amp;", "&") == "/?utm_source=flask&sub1=click-9"
+            landing = requests.get(base + link.group(1).replace("&amp;", "&"), timeout=5)  # a fresh visitor: no cookie
+            assert 'name="sub1" value="click-9"' in landing.text
+            answer = browser.post(f"{base}/leadkit/order", data={"name": "Aigerim", "phone": "8 (700) 123-45-67"},
+                                  allow_redirects=False, timeout=10)
+            assert answer.status_code == 303 and "/cabinet/" in answer.headers["Location"]
+        finally:
+            server.terminate()
+            server.wait(10)
+        (lead,) = sandbox.accepted()
+    assert (lead.fields["utm_source"], lead.fields["sub1"], lead.fields["phone"]) == ("flask", "click-9",
+                                                                                       "77001234567")
