@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request
 
 __all__ = ["BadForm", "read_form"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_MAX_FIELDS = 200
 
 
 class BadForm(ValueError):
@@ -34,23 +36,60 @@ def read_form(request: Request) -> dict[str, str]:
         shown = request.mimetype or "none"
         raise BadForm(f"Send the order as a form (application/x-www-form-urlencoded or multipart/form-data), "
                       f"not {shown[:60]}.", 415)
+    body = request.get_data(cache=True)  # the body size is capped before this (site.max_body)
     if request.mimetype == "multipart/form-data":
-        pairs = list(request.form.items(multi=True))
-        if request.files:
-            raise BadForm("The order form takes no file uploads.")
+        pairs = _multipart_pairs(body, request.mimetype_params.get("boundary", ""))
     else:
-        pairs = _urlencoded_pairs(request.get_data(cache=True))
+        pairs = _urlencoded_pairs(body)
     return _single_values(pairs)
 
 
 def _urlencoded_pairs(body: bytes) -> list[tuple[str, str]]:
     try:
         text = body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=200)
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=_MAX_FIELDS)
     except UnicodeDecodeError:
         raise BadForm("The form was not sent as UTF-8 text.") from None
     except ValueError:
         raise BadForm("The form has too many fields.") from None
+
+
+def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
+    """The fields of a multipart body, each value decoded as strict UTF-8.
+
+    werkzeug's own form parser replaces bad bytes with U+FFFD and lets a part without a name
+    through as ``None``; reading the parts with its sans-IO decoder lets us refuse both.
+    """
+    if not boundary or len(boundary) > 200:
+        raise BadForm("The multipart form has no usable boundary.")
+    decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_parts=_MAX_FIELDS)
+    decoder.receive_data(body)
+    decoder.receive_data(None)
+    pairs: list[tuple[str, str]] = []
+    name: str | None = None
+    chunks: list[bytes] = []
+    try:
+        while not isinstance(event := decoder.next_event(), Epilogue):
+            if isinstance(event, File):
+                raise BadForm("The order form takes no file uploads.")
+            if isinstance(event, Field):
+                if not event.name:
+                    raise BadForm("A part of the multipart form has no field name.")
+                name, chunks = event.name, []
+            elif isinstance(event, Data) and name is not None:
+                chunks.append(event.data)
+                if not event.more_data:
+                    pairs.append((name, b"".join(chunks).decode("utf-8")))
+                    name = None
+            elif isinstance(event, NeedData):  # cannot happen with the whole body given; never loop
+                raise ValueError("truncated")
+    except UnicodeDecodeError:
+        raise BadForm("The form was not sent as UTF-8 text.") from None
+    except BadForm:
+        raise
+    except Exception:  # werkzeug raises ValueError or RequestEntityTooLarge for a malformed body
+        raise BadForm("The multipart form is malformed or has too many fields.") from None
+    return pairs
 
 
 def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
