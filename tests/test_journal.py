@@ -208,6 +208,7 @@ def claim_all(journal: SQLiteJournal, owner: str) -> list[str]:
     ids: list[str] = []
     while batch := journal.claim_due(owner=owner, lease=600, limit=3):
         ids.extend(e.id for e in batch)
+        time.sleep(0.002)  # a real sender sends between claims; it also lets SQLite's sleeping waiters in
     return ids
 
 
@@ -245,9 +246,9 @@ def test_threads_never_claim_one_lead_twice(journal: SQLiteJournal) -> None:
 
 
 def _process_sender(path: str | None, shared: SQLiteJournal | None, owner: str, start: Any, out: Any) -> None:
-    journal = shared if shared is not None else SQLiteJournal(path)  # type: ignore[arg-type]
-    start.wait(10)
     try:
+        journal = shared if shared is not None else SQLiteJournal(path)  # type: ignore[arg-type]
+        start.wait(10)  # all four at once
         out.put((owner, claim_all(journal, owner), None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         out.put((owner, [], repr(exc)))
@@ -261,13 +262,12 @@ def _process_sender(path: str | None, shared: SQLiteJournal | None, owner: str, 
 def test_processes_never_claim_one_lead_twice(journal: SQLiteJournal, reuse: bool) -> None:
     fill(journal)  # the parent's connection is open (and used) when the children fork
     context = multiprocessing.get_context("fork")
-    start, out = context.Event(), context.Queue()
+    start, out = context.Barrier(4), context.Queue()
     processes = [context.Process(target=_process_sender,
                                  args=(str(journal.path), journal if reuse else None, f"process-{n}", start, out))
                  for n in range(4)]
     for process in processes:
         process.start()
-    start.set()
     results = [out.get(timeout=30) for _ in processes]
     for process in processes:
         process.join(10)
@@ -381,13 +381,16 @@ def test_entries_filter_and_order(journal: SQLiteJournal) -> None:
 
 def test_stats_count_every_state(journal: SQLiteJournal) -> None:
     now = time.time()
-    assert journal.stats(now=now) == {"counts": {state: 0 for state in STATES}, "oldest_pending_age": None}
+    empty = journal.stats(now=now)
+    assert (empty["counts"], empty["oldest_pending_age"]) == ({state: 0 for state in STATES}, None)
     add(journal, "p1", created=now - 100)
     add(journal, "p2", created=now - 30)
     settle(journal, "d1", "delivered")
     settle(journal, "d2", "delivered", created=now - 500)
-    assert journal.stats(now=now) == {"counts": {"pending": 2, "delivered": 2, "rejected": 0, "dead": 0},
-                                      "oldest_pending_age": 100.0}
+    stats = journal.stats(now=now)
+    assert stats["counts"] == {"pending": 2, "delivered": 2, "rejected": 0, "dead": 0}
+    assert list(stats["counts"]) == list(STATES)
+    assert stats["oldest_pending_age"] == 100.0
 
 
 def test_stats_without_pending_leads(journal: SQLiteJournal) -> None:
