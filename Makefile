@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/leadkit demo
 
-test: $(STAMP)
+# nginx and Chromium for the reverse-proxy and real-browser tests: installed when missing and
+# run as root with apt-get; elsewhere those tests skip and say why.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Debian packages that some tests need: nginx (the standalone example behind a real reverse proxy)
+# and Chromium with chromedriver (the real-browser tests). Installed when missing and we are root
+# with apt-get; otherwise say so and go on: those tests then skip and print why.
+set -u
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: not root with apt-get, so not installing ${missing[*]}; the tests that need them will skip"
+  exit 0
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the package scripts from starting a system nginx on port 80: the tests run their own.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
+fi
+{ apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+  || echo "system-deps: apt-get could not install ${missing[*]}; the tests that need them will skip"
+[ "$made_policy" = 1 ] && rm -f "$policy"
+exit 0
