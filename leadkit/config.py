@@ -128,6 +128,7 @@ class SiteConfig:
     min_fill_seconds: float = 3.0
     token_max_age: int = 86400
     max_body: int = 16384
+    landing_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "offer": {"offer": None, "flow": None, "country": None, "countries": None, "source": None, "fields": {}},
     "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None,
              "allowed_origins": [], "ip_header": None, "trusted_networks": [], "honeypot": "website",
-             "min_fill_seconds": 3, "token_max_age": 86400, "max_body": 16384},
+             "min_fill_seconds": 3, "token_max_age": 86400, "max_body": 16384, "landing_hosts": []},
     "limits": {"ip_orders": 10, "ip_window": 600, "phone_orders": 3, "phone_window": 86400},
     "tags": {"extra": [], "aliases": {}, "cookie": "leadkit_tags", "days": 30},
     "form": {"fields": [], "title": FormConfig.title, "submit": FormConfig.submit, "note": FormConfig.note},
@@ -464,6 +465,12 @@ class _Checker:
             self.fail("site.ip_header needs site.trusted_networks: the header is honoured only from those peers "
                       "(for Cloudflare: trusted_networks = ['cloudflare'])")
             ok = False
+        landing_hosts = raw["landing_hosts"]
+        if not isinstance(landing_hosts, list) or not all(isinstance(h, str) and _HOST_PATTERN.match(h)
+                                                          for h in landing_hosts):
+            self.fail(f"site.landing_hosts must be a list of host names whose links get the visitor's tags, like "
+                      f"['landing.example.com', '*.example.com'] (got {landing_hosts!r})")
+            ok = False
         honeypot = raw["honeypot"]
         if not isinstance(honeypot, str) or not _FIELD_NAME.match(honeypot) or honeypot in _ORDER_AND_TAG_NAMES:
             self.fail(f"site.honeypot must be a form field name no real field uses, like 'website' (got {honeypot!r})")
@@ -476,7 +483,8 @@ class _Checker:
                           pages=pages or None, templates=templates or None,  # type: ignore[arg-type]
                           allowed_origins=origins, ip_header=header, trusted_networks=networks, honeypot=honeypot,
                           min_fill_seconds=numbers["min_fill_seconds"], token_max_age=int(numbers["token_max_age"]),
-                          max_body=int(numbers["max_body"]))
+                          max_body=int(numbers["max_body"]),
+                          landing_hosts=tuple(h.lower() for h in landing_hosts))
 
     def numbers(self, section: str, raw: Mapping[str, Any], limits: Mapping[str, tuple[float, float]]
                 ) -> dict[str, float] | None:

@@ -44,12 +44,12 @@ def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
-    if hosts and not any(_host_matches(parts.hostname, pattern) for pattern in hosts):
+    if hosts and not any(host_matches(parts.hostname, pattern) for pattern in hosts):
         return None
     return url
 
 
-def _host_matches(host: str, pattern: str) -> bool:
+def host_matches(host: str, pattern: str) -> bool:
     host = host.lower().rstrip(".")
     if pattern.startswith("*."):
         return host.endswith(pattern[1:])

@@ -4,9 +4,11 @@
 production WSGI server (pure Python, threads, no C build). Pages in
 ``site.pages`` are Jinja templates: ``/`` is ``index.html``, ``/promo`` is
 ``promo.html`` or ``promo/index.html``; other files (CSS, images) are served
-as they are. A page shows the order form with ``{{ leadkit_form() }}`` and
-reads the visitor's tags from ``tags``. Behind nginx, set
-``site.trusted_proxies = 1``.
+as they are. A page shows the order form with ``{{ leadkit_form() }}``,
+reads the visitor's tags from ``tags`` and may write ``{{ landing_url(url) }}``.
+Every link of a rendered page to this site or to ``site.landing_hosts`` gets
+the visitor's tags added (a prelanding carries them to the landing, see
+:mod:`leadkit.links`). Behind nginx, set ``site.trusted_proxies = 1``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from werkzeug.wrappers import Request, Response
 from werkzeug.exceptions import NotFound
 
 from .config import Config
+from .links import add_tags_to_links
 from .middleware import LeadKit
 from .render import make_environment
+from .tags import url_with_tags
 
 __all__ = ["PagesApp", "make_app", "make_server"]
 
@@ -33,9 +37,10 @@ log = logging.getLogger("leadkit.server")
 class PagesApp:
     """Serves a folder of landing pages; ``.html`` files are rendered with Jinja."""
 
-    def __init__(self, folder: Path, templates: Path | None = None) -> None:
+    def __init__(self, folder: Path, templates: Path | None = None, landing_hosts: tuple[str, ...] = ()) -> None:
         self.folder = folder.resolve()
         self.environment = make_environment(self.folder, templates)
+        self.landing_hosts = landing_hosts
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -68,10 +73,12 @@ class PagesApp:
 
     def render(self, name: str, request: Request) -> Response:
         kit: LeadKit | None = request.environ.get("leadkit")
+        tags: dict[str, str] = request.environ.get("leadkit.tags", {})
         context: dict[str, Any] = {
-            "tags": request.environ.get("leadkit.tags", {}),
+            "tags": tags,
             "mount": kit.mount if kit else "",
             "leadkit_form": (lambda: kit.form_html(request.environ)) if kit else (lambda: ""),
+            "landing_url": lambda url: url_with_tags(url, tags),
             "request_path": request.path,
         }
         try:
@@ -79,6 +86,7 @@ class PagesApp:
         except jinja2.TemplateError:
             log.exception("page %s could not be rendered", name)
             return Response("<h1>This page is being fixed</h1>", 503, mimetype="text/html")
+        html = add_tags_to_links(html, tags, request.host, self.landing_hosts)
         return Response(html, 200, mimetype=mimetypes.guess_type(name)[0] or "text/html")
 
     def not_found(self, request: Request) -> Response:
@@ -89,7 +97,8 @@ def make_app(config: Config, **kwargs: Any) -> LeadKit:
     """The standalone application: ``site.pages`` served behind the middleware."""
     if config.site.pages is None:
         raise ValueError("site.pages names no folder: the standalone server needs landing pages to serve")
-    return LeadKit(PagesApp(config.site.pages, config.site.templates), config, **kwargs)
+    pages = PagesApp(config.site.pages, config.site.templates, config.site.landing_hosts)
+    return LeadKit(pages, config, **kwargs)
 
 
 def make_server(app: Callable, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,

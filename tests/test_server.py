@@ -67,3 +67,25 @@ def test_without_the_middleware_pages_still_render(pages: Path) -> None:
 def test_make_app_needs_pages() -> None:
     with pytest.raises(ValueError, match="site.pages"):
         make_app(make_config())
+
+
+# -- a prelanding carries the tags on to the landing ------------------------------------------
+
+def test_links_to_the_site_and_the_landing_hosts_carry_the_visitor_s_tags(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(
+        '<a id="own" href="/offer">own</a> <a id="land" href="https://Landing.example/?lang=en">landing</a> '
+        '<a id="other" href="https://news.example/">news</a> <a id="helper" href="{{ landing_url(\'https://x.example/\') }}">')
+    client = Client(make_app(make_config(site={"pages": str(tmp_path), "landing_hosts": ["landing.example"]})))
+    page = client.get("/?utm_source=fb&sub1=c1").get_data(as_text=True)
+    assert '<a id="own" href="/offer?utm_source=fb&amp;sub1=c1">' in page
+    assert '<a id="land" href="https://Landing.example/?lang=en&amp;utm_source=fb&amp;sub1=c1">' in page
+    assert '<a id="other" href="https://news.example/">' in page, "other sites' links are left alone"
+    assert '<a id="helper" href="https://x.example/?utm_source=fb&amp;sub1=c1">' in page, "landing_url() in a page"
+    later = client.get("/").get_data(as_text=True)  # the tags now come from the cookie
+    assert '<a id="own" href="/offer?utm_source=fb&amp;sub1=c1">' in later
+
+
+def test_links_are_left_alone_without_tags(pages: Path) -> None:
+    (pages / "links.html").write_text('<a href="/offer">own</a>')
+    client = Client(make_app(make_config(site={"pages": str(pages)})))
+    assert client.get("/links").get_data(as_text=True) == '<a href="/offer">own</a>'
