@@ -6,8 +6,8 @@ Wrap any WSGI application::
     application = LeadKit(get_wsgi_application(), config="leadkit.toml")  # Django
 
 Requests under ``site.mount`` (``/leadkit`` by default) are leadkit's own:
-``POST /leadkit/order``, ``GET /leadkit/form``, ``GET /leadkit/thanks`` and
-``GET /leadkit/health``. Everything else goes to the wrapped application
+``POST /leadkit/order``, ``GET /leadkit/form``, ``GET /leadkit/embed.js``,
+``GET /leadkit/thanks`` and ``GET /leadkit/health``. Everything else goes to the wrapped application
 untouched, except that a visit whose query string carries tags (``utm_*``,
 ``subid``, ``sub1``...) gets them saved in a signed cookie for the order.
 The wrapped application finds the visitor's tags in ``environ["leadkit.tags"]``
@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 import requests
@@ -77,10 +77,12 @@ class LeadKit:
         self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
                                     days=self.config.tags.days)
         self.tokens = FormTokens(site.secret, site.token_max_age)
+        self.embed_js = self.templates.loader.get_source(self.templates, "embed.js")[0]
         self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, self.call, self.order_tags)
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             f"{self.mount}/order": ("POST", self.order),
             f"{self.mount}/form": ("GET", self.form_page),
+            f"{self.mount}/embed.js": ("GET", self.embed_script),
             f"{self.mount}/thanks": ("GET", self.thanks),
             f"{self.mount}/health": ("GET", self.health),
         }
@@ -168,13 +170,31 @@ class LeadKit:
         return self._with_cors(request, self._reply(request, result))
 
     def form_page(self, request: Request) -> Response:
-        """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks)."""
+        """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks);
+        with ``Accept: application/json``, the form partial as ``{"status": "ok", "html": ...}``
+        for ``embed.js`` (CORS per ``site.allowed_origins``)."""
         fresh = self._query_tags(request.environ)
         tags = merge_tags(self._cookie_tags(request.environ), fresh)
-        response = self._page("order.html", {"form": self._form(tags=tags, script_root=request.script_root)}, 200)
+        form = self._form(tags=tags, script_root=request.script_root)
+        if request.headers.get("Sec-Fetch-Dest") == "iframe":
+            # Framed by a prelanding: the order goes on in the whole window, so that the
+            # autologin cabinet or the thank-you page is not squeezed into the frame.
+            form = replace(form, target="_top")
+        if _wants_json(request):
+            html = self.templates.get_template("form.html").render(form=form)
+            response = self._with_cors(request, Response(json.dumps({"status": "ok", "html": html}), 200,
+                                                         mimetype="application/json",
+                                                         headers={"Cache-Control": "no-store"}))
+        else:
+            response = self._page("order.html", {"form": form}, 200)
         if fresh:
             response.headers.add("Set-Cookie", self._tag_cookie_header(request.environ, tags))
         return response
+
+    def embed_script(self, request: Request) -> Response:
+        """``GET {mount}/embed.js``: renders the order form into a ``<div data-leadkit-form>`` of any page."""
+        return Response(self.embed_js, 200, mimetype="text/javascript",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
 
     def thanks(self, request: Request) -> Response:
         """``GET {mount}/thanks``: the thank-you page (after a post/redirect/get)."""
@@ -279,6 +299,7 @@ class _Form:
     message: str | None
     message_kind: str
     texts: dict[str, str]
+    target: str | None = None
 
 
 def _wants_json(request: Request) -> bool:

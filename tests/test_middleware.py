@@ -12,6 +12,7 @@ from support import BrowserClient as Client
 
 from leadkit import LeadKit
 from leadkit.sandbox import SandboxNetwork
+from leadkit.formtoken import TOKEN_FIELD
 from leadkit.texts import TEXTS
 from support import KEY, SECRET, make_config
 
@@ -359,3 +360,38 @@ def test_the_journal_file_is_private(client: Client) -> None:
     kit: LeadKit = client.application  # type: ignore[assignment]
     client.post("/leadkit/order", data=ORDER)
     assert stat.S_IMODE(kit.config.journal.path.stat().st_mode) == 0o600
+
+
+# -- embedding the form in another site's page --------------------------------------------------
+
+def test_embed_js_is_served_as_a_script(client: Client) -> None:
+    response = client.get("/leadkit/embed.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript" and response.headers["X-Content-Type-Options"] == "nosniff"
+    script = response.get_data(as_text=True)
+    assert "data-leadkit-form" in script and "document.currentScript" in script
+    assert SECRET not in script and KEY not in script
+
+
+def test_the_form_as_json_for_embed_js_carries_the_page_s_tags(network: SandboxNetwork) -> None:
+    client = make_client(network, site={"allowed_origins": ["https://promo.example"]})
+    response = client.get("/leadkit/form?utm_source=promo&sub2=%22%3E", headers={
+        "Accept": "application/json", "Origin": "https://promo.example"})
+    assert response.status_code == 200 and response.headers["Access-Control-Allow-Origin"] == "https://promo.example"
+    body = response.get_json()
+    assert body["status"] == "ok" and '<form class="lk-form"' in body["html"]
+    assert '<input type="hidden" name="utm_source" value="promo">' in body["html"]
+    assert '<input type="hidden" name="sub2" value="&#34;&gt;">' in body["html"], "tags escaped"
+    assert f'name="{TOKEN_FIELD}"' in body["html"], "a fresh form token"
+
+
+def test_the_form_as_json_gets_no_cors_for_an_unlisted_origin(client: Client) -> None:
+    response = client.get("/leadkit/form", headers={"Accept": "application/json", "Origin": "https://evil.example"})
+    assert response.status_code == 200 and "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_framed_form_sends_the_order_on_in_the_whole_window(client: Client) -> None:
+    framed = client.get("/leadkit/form", headers={"Sec-Fetch-Dest": "iframe"}).get_data(as_text=True)
+    assert 'action="/leadkit/order" target="_top"' in framed
+    alone = client.get("/leadkit/form", headers={"Sec-Fetch-Dest": "document"}).get_data(as_text=True)
+    assert 'action="/leadkit/order" accept-charset' in alone
