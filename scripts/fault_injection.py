@@ -67,18 +67,22 @@ class Figures:
 def leadkit_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                     timeout: float = 20) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run ``python -m leadkit ARGS``; yield (base URL, process) once it answers; stop it after."""
+    log = tempfile.TemporaryFile("w+")  # not a pipe: one nobody reads fills up and blocks the server
     process = subprocess.Popen([sys.executable, "-m", "leadkit", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
+                               stderr=log, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
     try:
         line = process.stdout.readline() if process.stdout else ""
         if "serving " not in line:
             process.kill()
-            raise RuntimeError(f"leadkit did not start: {line!r} {process.stderr.read() if process.stderr else ''}")
+            process.wait()
+            log.seek(0)
+            raise RuntimeError(f"leadkit did not start: {line!r} {log.read()[-4000:]}")
         url = line.split("serving ", 1)[1].split()[0]
         wait_until_up(url + "leadkit/health", timeout)
         yield url, process
     finally:
         stop(process)
+        log.close()
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -275,7 +279,7 @@ def workers_and_cron(folder: Path, leads: int = 40) -> Figures:
     env = {**os.environ, **ENV, "LEADKIT_CONFIG": str(config)}
     gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "--preload", "-w", "4", "-b", f"127.0.0.1:{port}",
                                  "--log-level", "warning", "leadkit.wsgi:application"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(base + "leadkit/health", 30)

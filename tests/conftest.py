@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from leadkit import LeadKit
+from leadkit.relay import Relay
 from leadkit.sandbox import SandboxNetwork
 from support import KEY, SECRET
 
@@ -24,6 +25,24 @@ def sandbox() -> Iterator[SandboxNetwork]:
 def network(sandbox: SandboxNetwork) -> SandboxNetwork:
     sandbox.reset()
     return sandbox
+
+
+@pytest.fixture(autouse=True)
+def relays_end_with_their_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stop every relay thread a test started in this process. Left running, a relay would deliver
+    its test's pending leads to the shared sandbox later, in the middle of another test."""
+    started: list[Relay] = []
+    original = Relay.ensure_running
+
+    def recorded(self: Relay) -> None:
+        if self not in started:
+            started.append(self)
+        original(self)
+
+    monkeypatch.setattr(Relay, "ensure_running", recorded)
+    yield
+    for relay in started:
+        relay.stop()
 
 
 # -- the key and the secret never leak: checked around every test of the suite ---------------

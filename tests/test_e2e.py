@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from leadkit.sandbox import SandboxNetwork
-from servers import leadkit_process
+from servers import leadkit_process, server_log
 from support import KEY, ROLES_AND_DIALECTS, SECRET
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -128,7 +128,7 @@ def test_network_down_still_thanks_the_customer(tmp_path: Path, network: Sandbox
         network.fail_next(1, "garbage")
         response = visit_and_order(base)
     assert (response.status_code, response.headers.get("Location")) == (303, "/leadkit/thanks")
-    log = process.stderr.read() if process.stderr else ""
+    log = server_log(process)
     assert "kept in the journal" in log, log
     assert KEY not in log and SECRET not in log and "77001234567" not in log
 
