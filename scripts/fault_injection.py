@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,9 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import requests
 
@@ -60,58 +58,10 @@ class Figures:
         return self.lost == 0 and self.twice == 0 and self.journal.get("delivered") == self.submitted
 
 
-# -- processes ------------------------------------------------------------------------
+# -- processes: the helpers the end-to-end tests use ----------------------------------------
 
-
-@contextmanager
-def leadkit_process(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                    timeout: float = 20) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Run ``python -m leadkit ARGS``; yield (base URL, process) once it answers; stop it after."""
-    log = tempfile.TemporaryFile("w+")  # not a pipe: one nobody reads fills up and blocks the server
-    process = subprocess.Popen([sys.executable, "-m", "leadkit", *args], stdout=subprocess.PIPE,
-                               stderr=log, text=True, env={**os.environ, **(env or {})}, cwd=cwd)
-    try:
-        line = process.stdout.readline() if process.stdout else ""
-        if "serving " not in line:
-            process.kill()
-            process.wait()
-            log.seek(0)
-            raise RuntimeError(f"leadkit did not start: {line!r} {log.read()[-4000:]}")
-        url = line.split("serving ", 1)[1].split()[0]
-        wait_until_up(url + "leadkit/health", timeout)
-        yield url, process
-    finally:
-        stop(process)
-        log.close()
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_up(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from servers import free_port, leadkit_process, stop, wait_until_up  # noqa: E402
 
 
 def write_config(folder: Path, api: str, role: str = "wm", *, timeout: float = 1.0, lease: float = 3.0) -> Path:

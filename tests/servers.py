@@ -1,8 +1,13 @@
-"""Starting leadkit's own commands as real processes on loopback, for end-to-end tests."""
+"""Starting real processes on loopback for end-to-end tests: leadkit's own commands, and the
+helpers around them (a free port, waiting until a URL answers, stopping a process).
+
+``scripts/fault_injection.py`` uses the same helpers.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,6 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 import requests
+
+__all__ = ["free_port", "leadkit_process", "server_log", "stop", "wait_until_up"]
 
 
 @contextmanager
@@ -30,18 +37,12 @@ def leadkit_process(*args: str, env: dict[str, str] | None = None, cwd: Path | N
         if "serving " not in line:
             process.kill()
             process.wait()
-            log.seek(0)
-            raise RuntimeError(f"leadkit did not start: {line!r} {log.read()[-4000:]}")
+            raise RuntimeError(f"leadkit did not start: {line!r} {server_log(process)[-4000:]}")
         url = line.split("serving ", 1)[1].split()[0]
-        _wait_until_up(url + "leadkit/health", timeout)
+        wait_until_up(url + "leadkit/health", timeout)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def server_log(process: subprocess.Popen[str]) -> str:
@@ -52,7 +53,19 @@ def server_log(process: subprocess.Popen[str]) -> str:
     return str(log.read())
 
 
-def _wait_until_up(url: str, timeout: float) -> None:
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, and SIGKILL if it has not ended within ten seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, timeout: float) -> None:
+    """Return once ``url`` answers 200; RuntimeError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -63,3 +76,10 @@ def _wait_until_up(url: str, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer within {timeout} s")
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

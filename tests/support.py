@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from typing import Any
-import tempfile
 
 from werkzeug.test import Client
 

@@ -41,6 +41,7 @@ from leadkit.config import ConfigError
 from leadkit.django import wrap
 from leadkit.tags import url_with_tags
 from leadkit.sandbox import SandboxNetwork
+from servers import stop
 from support import KEY, SECRET
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_landing"
@@ -258,12 +259,7 @@ def example_server(env: dict[str, str], log: Path, timeout: float = 30) -> Itera
             time.sleep(0.05)
         yield serving.group(1)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def example_env(**values: str) -> dict[str, str]:

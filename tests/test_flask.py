@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ flask = pytest.importorskip("flask", reason="Flask is not installed: `make test`
 import requests  # noqa: E402
 
 from leadkit.sandbox import SandboxNetwork  # noqa: E402
+from servers import free_port  # noqa: E402
 from support import KEY, SECRET, make_config  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flask_landing"
@@ -38,10 +38,6 @@ def test_init_app_wraps_the_app_and_registers_the_globals(network: SandboxNetwor
     assert 'href="/next?x=1&amp;utm_source=fl&amp;sub1=a"' in html
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_example_prelanding_to_landing_to_order(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from leadkit.sandbox import SandboxNetwork
-from servers import leadkit_process
+from servers import free_port, leadkit_process
 from support import KEY, SECRET
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "standalone"
@@ -85,10 +85,6 @@ def nginx_config(folder: Path, port: int, upstream: str) -> Path:
     return config
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
