@@ -23,6 +23,7 @@ import os
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 import requests
 from markupsafe import Markup
@@ -34,7 +35,7 @@ from . import __version__
 from .config import Config, load_config
 from .formdata import BadForm, read_form
 from .formtoken import TOKEN_FIELD, FormTokens
-from .guard import cors_headers
+from .guard import cors_headers, origin_of
 from .journal import SQLiteJournal
 from .network import NetworkClient
 from .order import FormField, form_fields
@@ -185,6 +186,7 @@ class LeadKit:
             response = self._with_cors(request, Response(json.dumps({"status": "ok", "html": html}), 200,
                                                          mimetype="application/json",
                                                          headers={"Cache-Control": "no-store"}))
+            self._warn_of_unlisted_embedder(request, response)
         else:
             response = self._page("order.html", {"form": form}, 200)
         if fresh:
@@ -210,6 +212,14 @@ class LeadKit:
 
     def thanks_url(self, request: Request) -> str:
         return f"{request.script_root}{self.mount}/thanks"
+
+    def _warn_of_unlisted_embedder(self, request: Request, response: Response) -> None:
+        """The operator's hint when embed.js runs on a page whose origin the site does not allow."""
+        origin = origin_of(request.headers.get("Origin"))
+        if origin and "Access-Control-Allow-Origin" not in response.headers \
+                and urlsplit(origin).netloc != request.host.lower():
+            log.warning("a page on %s asked for the order form (embed.js), but site.allowed_origins does not "
+                        "list that origin: the browser will not show the form there", origin)
 
     def _preflight(self, request: Request) -> Response:
         """CORS preflight for the JSON mode: origins in ``site.allowed_origins`` only."""

@@ -385,9 +385,23 @@ def test_the_form_as_json_for_embed_js_carries_the_page_s_tags(network: SandboxN
     assert f'name="{TOKEN_FIELD}"' in body["html"], "a fresh form token"
 
 
-def test_the_form_as_json_gets_no_cors_for_an_unlisted_origin(client: Client) -> None:
-    response = client.get("/leadkit/form", headers={"Accept": "application/json", "Origin": "https://evil.example"})
+def test_the_form_as_json_gets_no_cors_for_an_unlisted_origin(client: Client,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="leadkit"):
+        response = client.get("/leadkit/form", headers={"Accept": "application/json",
+                                                        "Origin": "https://evil.example"})
     assert response.status_code == 200 and "Access-Control-Allow-Origin" not in response.headers
+    assert [r.getMessage() for r in caplog.records] == [
+        "a page on https://evil.example asked for the order form (embed.js), but site.allowed_origins does not "
+        "list that origin: the browser will not show the form there"]
+
+
+def test_the_form_as_json_from_the_site_itself_needs_no_cors(client: Client,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="leadkit"):
+        response = client.get("/leadkit/form", headers={"Accept": "application/json", "Origin": "http://localhost"})
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+    assert caplog.records == []
 
 
 def test_a_framed_form_sends_the_order_on_in_the_whole_window(client: Client) -> None:
