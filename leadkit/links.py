@@ -30,6 +30,10 @@ _ANCHOR_HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([
 
 def is_landing_link(url: str, site_host: str, landing_hosts: Iterable[str]) -> bool:
     """Whether ``url`` (as written in a page served from ``site_host``) leads to a landing."""
+    return _leads_to_landing(url, _hostname(site_host), landing_hosts)
+
+
+def _leads_to_landing(url: str, site: str, landing_hosts: Iterable[str]) -> bool:
     url = url.strip()
     if not url or url.startswith("#"):
         return False
@@ -44,11 +48,15 @@ def is_landing_link(url: str, site_host: str, landing_hosts: Iterable[str]) -> b
     host = (parts.hostname or "").lower()
     if not host or "@" in parts.netloc:
         return False
-    try:
-        site = (urlsplit(f"//{site_host}").hostname or "").lower()
-    except ValueError:
-        site = ""
     return host == site or any(host_matches(host, pattern) for pattern in landing_hosts)
+
+
+def _hostname(site_host: str) -> str:
+    """The host name of a ``Host`` header value (``example.com:8000``, ``[::1]:8000``), lower-cased."""
+    try:
+        return (urlsplit(f"//{site_host}").hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def add_tags_to_links(page: str, tags: Mapping[str, str], site_host: str, landing_hosts: Iterable[str] = ()) -> str:
@@ -56,11 +64,12 @@ def add_tags_to_links(page: str, tags: Mapping[str, str], site_host: str, landin
     if not any(tags.values()):
         return page
     hosts = tuple(landing_hosts)
+    site = _hostname(site_host)  # once per page, not once per link
 
     def rewrite(match: re.Match[str]) -> str:
         raw = next(group for group in match.groups()[1:] if group is not None)
         url = html.unescape(raw)
-        if not is_landing_link(url, site_host, hosts):
+        if not _leads_to_landing(url, site, hosts):
             return match.group(0)
         return f'{match.group(1)}"{html.escape(url_with_tags(url, tags), quote=True)}"'
 
