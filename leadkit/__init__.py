@@ -1,12 +1,36 @@
 """leadkit: turn any landing page into a lead-capture front for AlterCPA networks.
 
 ``LeadKit(app, config="leadkit.toml")`` wraps any WSGI application; see the
-README for Flask, Django and the standalone server.
+README for Flask, Django and the standalone server, and ``docs/architecture.md``
+for the modules in the order an order passes through them.
 """
 
 __version__ = "0.1.0"
 
-from .config import Config, ConfigError, load_config  # noqa: E402
+from .config import Config, load_config  # noqa: E402
+from .errors import (  # noqa: E402
+    ConfigError,
+    FormError,
+    JournalError,
+    LeadkitError,
+    PhoneError,
+    Problem,
+    RateLimited,
+    TokenError,
+)
 from .middleware import LeadKit  # noqa: E402
 
-__all__ = ["Config", "ConfigError", "LeadKit", "load_config", "__version__"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "FormError",
+    "JournalError",
+    "LeadKit",
+    "LeadkitError",
+    "PhoneError",
+    "Problem",
+    "RateLimited",
+    "TokenError",
+    "load_config",
+    "__version__",
+]

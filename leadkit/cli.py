@@ -8,6 +8,8 @@
   would produce (the key masked).
 - ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
   journal (see :mod:`leadkit.journal_cli`).
+- ``leadkit sandbox [--port 8900] [--key KEY] [--offer 217:42]``: a stand-in
+  network on loopback for testing an integration (:mod:`leadkit.testing.sandbox`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config
 from .journal_cli import add_journal_commands, run_journal_command
 from .lead import Lead
-from .order import Order
+from .form import Order
 from .payload import build_payload, encode_form
 from .phone import example_number, parse_phone
-from .render import BUILTIN_TEMPLATES
+from .templating import BUILTIN_TEMPLATES
 from .server import make_app, make_server
 from .visitor import make_visitor
 
@@ -54,6 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate the config and show a sample lead's call")
     check.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
     add_journal_commands(commands)
+    commands.add_parser("sandbox", add_help=False,
+                        help="run a stand-in network on loopback for tests (see 'leadkit sandbox --help')")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"]:  # its options are the sandbox's own
+        from .testing.sandbox import main as sandbox_main
+
+        return sandbox_main(argv[1:], prog="leadkit sandbox")
     args = parser.parse_args(argv)
     _configure_logging()
     try:
@@ -105,7 +114,7 @@ def demo_config(api: str, key: str) -> Config:
 
 
 def _demo(host: str, port: int) -> int:
-    from .sandbox import SandboxNetwork
+    from .testing.sandbox import SandboxNetwork
 
     key = f"1-{secrets.token_hex(8)}"
     with SandboxNetwork(keys=(key,), host="127.0.0.1", port=0) as network:

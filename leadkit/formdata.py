@@ -3,7 +3,7 @@
 Browsers send ``application/x-www-form-urlencoded`` (or ``multipart/form-data``)
 in UTF-8, each field once. Anything else (another content type, bytes that are
 not UTF-8, NUL and control characters, a field sent twice, file uploads) is
-refused with a :class:`BadForm` that says what was wrong, for a ``4xx``.
+refused with a :class:`FormError` that says what was wrong, for a ``4xx``.
 """
 
 from __future__ import annotations
@@ -14,27 +14,20 @@ from urllib.parse import parse_qsl
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.wrappers import Request
 
-__all__ = ["BadForm", "read_form"]
+from .errors import FormError
+
+__all__ = ["read_form"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_FIELDS = 200
 
 
-class BadForm(ValueError):
-    """The body is not a form we accept; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.message = message
-        self.status = status
-        super().__init__(message)
-
-
 def read_form(request: Request) -> dict[str, str]:
-    """The posted fields as a plain dict, or :class:`BadForm`."""
+    """The posted fields as a plain dict, or :class:`FormError`."""
     if request.mimetype not in _FORM_TYPES:
         shown = request.mimetype or "none"
-        raise BadForm(f"Send the order as a form (application/x-www-form-urlencoded or multipart/form-data), "
+        raise FormError(f"Send the order as a form (application/x-www-form-urlencoded or multipart/form-data), "
                       f"not {shown[:60]}.", 415)
     body = request.get_data(cache=True)  # the body size is capped before this (site.max_body)
     if request.mimetype == "multipart/form-data":
@@ -49,9 +42,9 @@ def _urlencoded_pairs(body: bytes) -> list[tuple[str, str]]:
         text = body.decode("utf-8")
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=_MAX_FIELDS)
     except UnicodeDecodeError:
-        raise BadForm("The form was not sent as UTF-8 text.") from None
+        raise FormError("The form was not sent as UTF-8 text.") from None
     except ValueError:
-        raise BadForm("The form has too many fields.") from None
+        raise FormError("The form has too many fields.") from None
 
 
 def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
@@ -61,7 +54,7 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
     through as ``None``; reading the parts with its sans-IO decoder lets us refuse both.
     """
     if not boundary or len(boundary) > 200:
-        raise BadForm("The multipart form has no usable boundary.")
+        raise FormError("The multipart form has no usable boundary.")
     decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_parts=_MAX_FIELDS)
     decoder.receive_data(body)
     decoder.receive_data(None)
@@ -71,10 +64,10 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
     try:
         while not isinstance(event := decoder.next_event(), Epilogue):
             if isinstance(event, File):
-                raise BadForm("The order form takes no file uploads.")
+                raise FormError("The order form takes no file uploads.")
             if isinstance(event, Field):
                 if not event.name:
-                    raise BadForm("A part of the multipart form has no field name.")
+                    raise FormError("A part of the multipart form has no field name.")
                 name, chunks = event.name, []
             elif isinstance(event, Data) and name is not None:
                 chunks.append(event.data)
@@ -84,11 +77,11 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
             elif isinstance(event, NeedData):  # cannot happen with the whole body given; never loop
                 raise ValueError("truncated")
     except UnicodeDecodeError:
-        raise BadForm("The form was not sent as UTF-8 text.") from None
-    except BadForm:
+        raise FormError("The form was not sent as UTF-8 text.") from None
+    except FormError:
         raise
     except Exception:  # werkzeug raises ValueError or RequestEntityTooLarge for a malformed body
-        raise BadForm("The multipart form is malformed or has too many fields.") from None
+        raise FormError("The multipart form is malformed or has too many fields.") from None
     return pairs
 
 
@@ -96,8 +89,8 @@ def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, value in pairs:
         if name in fields:
-            raise BadForm(f"The field {name[:40]!r} was sent more than once.")
+            raise FormError(f"The field {name[:40]!r} was sent more than once.")
         if _CONTROL.search(name) or _CONTROL.search(value):
-            raise BadForm(f"The field {_CONTROL.sub('?', name)[:40]!r} contains control characters.")
+            raise FormError(f"The field {_CONTROL.sub('?', name)[:40]!r} contains control characters.")
         fields[name] = value
     return fields

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
+from .errors import TokenError
+
 __all__ = ["FormTokens", "IssuedToken", "TokenError", "TOKEN_FIELD"]
 
 #: The hidden field that carries the token.
@@ -23,14 +25,6 @@ TOKEN_FIELD = "lk_token"
 class IssuedToken:
     nonce: str
     issued_at: float
-
-
-class TokenError(ValueError):
-    """A token that cannot be trusted. ``reason``: ``forged`` or ``expired``."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"form token {reason}")
 
 
 class FormTokens:

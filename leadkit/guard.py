@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 
 from .formtoken import IssuedToken
 
-__all__ = ["bot_reason", "cors_headers", "origin_of", "origin_problem"]
+__all__ = ["bot_reason", "cors_headers", "host_matches", "origin_of", "origin_problem"]
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """Whether ``host`` is ``pattern`` (lower-case), or a subdomain of it when it is ``*.example.com``."""
+    host = host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
 
 
 def origin_of(url: str | None) -> str | None:

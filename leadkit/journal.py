@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol, Sequence
 
-__all__ = ["Entry", "Journal", "Limit", "RateLimited", "SQLiteJournal", "STATES", "Outcome"]
+from .errors import RateLimited
+
+__all__ = ["Entry", "Journal", "Limit", "SQLiteJournal", "STATES", "Outcome"]
 
 STATES = ("pending", "delivered", "rejected", "dead")
 
@@ -105,15 +107,6 @@ class Limit:
     key: str
     limit: int
     window: float
-
-
-class RateLimited(Exception):
-    """A :class:`Limit` was reached; ``retry_after`` is when the oldest counted order leaves the window."""
-
-    def __init__(self, kind: str, retry_after: float) -> None:
-        self.kind = kind
-        self.retry_after = retry_after
-        super().__init__(f"too many orders for this {kind}")
 
 
 @dataclass(frozen=True)

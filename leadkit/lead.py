@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .order import Order
+from .form import Order
 from .visitor import Visitor
 
 __all__ = ["Lead", "new_lead_id"]

@@ -19,7 +19,7 @@ import re
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from .outcome import host_matches
+from .guard import host_matches
 from .tags import url_with_tags
 
 __all__ = ["add_tags_to_links", "is_landing_link"]

@@ -33,15 +33,16 @@ from werkzeug.wrappers import Request, Response
 
 from . import __version__
 from .config import Config, load_config
-from .formdata import BadForm, read_form
+from .errors import FormError
+from .formdata import read_form
 from .formtoken import TOKEN_FIELD, FormTokens
 from .guard import cors_headers, origin_of
 from .journal import SQLiteJournal
 from .network import NetworkClient
-from .order import FormField, form_fields
-from .orders import OrderDesk, OrderResult
+from .form import FormField, form_fields
+from .desk import OrderDesk, OrderResult
 from .relay import Courier, Relay, RetryPolicy
-from .render import make_environment
+from .templating import make_environment
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
 from .texts import TEXTS
 
@@ -165,7 +166,7 @@ class LeadKit:
         """``POST {mount}/order``: read strictly, let the desk decide, answer in HTML or JSON."""
         try:
             fields = read_form(request)
-        except BadForm as exc:
+        except FormError as exc:
             return self._with_cors(request, self._message_page(request, exc.status, exc.message))
         result = self.desk.take(request, fields, self.thanks_url(request))
         return self._with_cors(request, self._reply(request, result))

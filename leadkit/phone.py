@@ -14,6 +14,8 @@ from typing import Sequence
 
 import phonenumbers
 
+from .errors import PhoneError
+
 __all__ = ["Phone", "PhoneError", "parse_phone", "example_number"]
 
 MAX_PHONE_INPUT = 40
@@ -32,15 +34,6 @@ class Phone:
     def phonecc(self) -> str:
         """The country calling code as the dalead dialect's ``phonecc`` field: ``+7``."""
         return f"+{self.calling_code}"
-
-
-class PhoneError(ValueError):
-    """The text is not a phone number we can send. ``reason``: empty, invalid or country."""
-
-    def __init__(self, reason: str, region: str | None = None) -> None:
-        self.reason = reason
-        self.region = region
-        super().__init__(f"phone number rejected: {reason}" + (f" (region {region})" if region else ""))
 
 
 def parse_phone(raw: str | None, regions: Sequence[str]) -> Phone:

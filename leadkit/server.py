@@ -26,7 +26,7 @@ from werkzeug.exceptions import NotFound
 from .config import Config
 from .links import add_tags_to_links
 from .middleware import LeadKit
-from .render import make_environment
+from .templating import make_environment
 from .tags import url_with_tags
 
 __all__ = ["PagesApp", "make_app", "make_server"]

@@ -32,7 +32,7 @@ from typing import Callable
 
 import requests
 
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 
 KEY = "1-fault0injection0key"
 SECRET = "fault-injection-secret-0123456789"

@@ -11,7 +11,7 @@ import requests
 
 from leadkit import LeadKit
 from leadkit.relay import Relay
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from support import KEY, SECRET
 
 @pytest.fixture(scope="session")

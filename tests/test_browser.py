@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from leadkit.sandbox import SandboxNetwork  # noqa: E402
+from leadkit.testing.sandbox import SandboxNetwork  # noqa: E402
 from servers import leadkit_process  # noqa: E402
 from support import KEY, SECRET  # noqa: E402
 

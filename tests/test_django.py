@@ -40,7 +40,7 @@ from leadkit import LeadKit
 from leadkit.config import ConfigError
 from leadkit.django import wrap
 from leadkit.tags import url_with_tags
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from servers import stop
 from support import KEY, SECRET
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from servers import leadkit_process, server_log
 from support import KEY, ROLES_AND_DIALECTS, SECRET
 

@@ -14,7 +14,7 @@ flask = pytest.importorskip("flask", reason="Flask is not installed: `make test`
 
 import requests  # noqa: E402
 
-from leadkit.sandbox import SandboxNetwork  # noqa: E402
+from leadkit.testing.sandbox import SandboxNetwork  # noqa: E402
 from servers import free_port  # noqa: E402
 from support import KEY, SECRET, make_config  # noqa: E402
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from leadkit.formdata import BadForm, read_form
+from leadkit.errors import FormError
+from leadkit.formdata import read_form
 
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -102,25 +103,25 @@ def test_forms_are_read(data: Any, content_type: str | None, expected: dict[str,
                  "not none.", id="no-content-type"),
 ])
 def test_odd_forms_are_refused(data: Any, content_type: str | None, status: int, message: str) -> None:
-    with pytest.raises(BadForm) as caught:
+    with pytest.raises(FormError) as caught:
         read(data, content_type)
     assert caught.value.status == status
     assert caught.value.message == message == str(caught.value)
 
 
 def test_long_names_are_cut_in_the_message() -> None:
-    with pytest.raises(BadForm) as caught:
+    with pytest.raises(FormError) as caught:
         read(f"{'n' * 500}=a&{'n' * 500}=b".encode(), URLENCODED)
     assert caught.value.message == f"The field {'n' * 40!r} was sent more than once."
 
 
 def test_a_long_content_type_is_cut_in_the_message() -> None:
-    with pytest.raises(BadForm) as caught:
+    with pytest.raises(FormError) as caught:
         read(b"name=a", "application/" + "x" * 500)
     assert caught.value.status == 415 and len(caught.value.message) < 200
 
 
 def test_multipart_non_utf8_is_refused() -> None:
-    with pytest.raises(BadForm) as caught:
+    with pytest.raises(FormError) as caught:
         read(multipart(("name", b"\xff\xfe")), f"{MULTIPART}; boundary=B")
     assert caught.value.status == 400

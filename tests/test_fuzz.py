@@ -24,9 +24,9 @@ from werkzeug.datastructures import MultiDict  # noqa: E402
 from leadkit import LeadKit  # noqa: E402
 from leadkit.config import OPTIONAL_ORDER_FIELDS  # noqa: E402
 from leadkit.formtoken import TOKEN_FIELD  # noqa: E402
-from leadkit.order import FIELDS, read_order  # noqa: E402
+from leadkit.form import FIELDS, read_order  # noqa: E402
 from leadkit.phone import PhoneError, parse_phone  # noqa: E402
-from leadkit.sandbox import SandboxNetwork  # noqa: E402
+from leadkit.testing.sandbox import SandboxNetwork  # noqa: E402
 from leadkit.tags import (MAX_TAG_LENGTH, STANDARD_TAGS, TagCookie, clean_value,  # noqa: E402
                           tags_from_query_string, tags_from_referer)
 from leadkit.visitor import MAX_USER_AGENT_LENGTH, client_ip, is_mobile, make_visitor, normalize_ip  # noqa: E402

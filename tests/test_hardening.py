@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from leadkit import LeadKit
 from leadkit.formtoken import TOKEN_FIELD
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.texts import TEXTS
 from support import BrowserClient, make_config
 

@@ -15,7 +15,7 @@ import pytest
 
 from leadkit.journal import STATES, Entry, Outcome, SQLiteJournal
 from leadkit.lead import Lead
-from leadkit.order import Order
+from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
 from leadkit.visitor import Visitor

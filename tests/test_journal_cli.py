@@ -12,7 +12,7 @@ from support import BrowserClient as Client
 
 from leadkit import LeadKit
 from leadkit.cli import main
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from support import KEY, SECRET
 
 

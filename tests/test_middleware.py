@@ -11,7 +11,7 @@ import pytest
 from support import BrowserClient as Client
 
 from leadkit import LeadKit
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.formtoken import TOKEN_FIELD
 from leadkit.texts import TEXTS
 from support import KEY, SECRET, make_config

@@ -10,10 +10,10 @@ import pytest
 
 from leadkit.lead import Lead
 from leadkit.network import NetworkClient, classify
-from leadkit.order import Order
+from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.visitor import Visitor
 from support import KEY, make_config
 

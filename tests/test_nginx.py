@@ -24,7 +24,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from servers import free_port, leadkit_process
 from support import KEY, SECRET
 

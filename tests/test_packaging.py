@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 RENDER = r"""
-import pathlib, leadkit, leadkit.render as r
+import pathlib, leadkit, leadkit.templating as r
 from werkzeug.test import Client
 from leadkit import LeadKit
 assert "site-packages" in leadkit.__file__, leadkit.__file__

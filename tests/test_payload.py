@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadkit.lead import Lead
-from leadkit.order import Order
+from leadkit.form import Order
 from leadkit.payload import build_payload, encode_form
 from leadkit.phone import parse_phone
 from leadkit.visitor import Visitor

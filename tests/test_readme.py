@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from leadkit.config import _SCHEMA
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from support import KEY, SECRET
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -16,11 +16,11 @@ from leadkit.config import Config
 from leadkit.journal import Entry, Outcome, SQLiteJournal
 from leadkit.lead import Lead
 from leadkit.network import Answer, NetworkClient
-from leadkit.order import Order
+from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
 from leadkit.relay import Courier, Relay, RetryPolicy, is_uncertain, outcome_for
-from leadkit.sandbox import SandboxNetwork
+from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.visitor import Visitor
 from support import make_config
 

@@ -1,4 +1,4 @@
-"""Tests for leadkit.sandbox: the stand-in network, through the test Client and over loopback."""
+"""Tests for leadkit.testing.sandbox: the stand-in network, through the test Client and over loopback."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from leadkit.sandbox import ReceivedLead, SandboxNetwork
+from leadkit.testing.sandbox import ReceivedLead, SandboxNetwork
 
 KEY = "7-0f3a9c"
 OTHER_KEY = "8-beef01"
@@ -339,7 +339,7 @@ def test_constructor_rejects_bad_settings(kwargs: dict, match: str) -> None:
 def test_command_line_serves_until_terminated() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "leadkit.sandbox", "--port", "0", "--key", KEY,
+        [sys.executable, "-m", "leadkit", "sandbox", "--port", "0", "--key", KEY,
          "--offer", "500:1,2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = process.stdout.readline().strip()

@@ -3,7 +3,7 @@
 The secrets come from the environment: ``LEADKIT_KEY`` (the network's API key),
 ``LEADKIT_SECRET`` (a long random text that signs the tag cookie) and
 ``DJANGO_SECRET_KEY``. ``LEADKIT_API`` points the example at another network
-(the sandbox: ``python -m leadkit.sandbox``), ``LEADKIT_JOURNAL`` moves the
+(the sandbox: ``leadkit sandbox``), ``LEADKIT_JOURNAL`` moves the
 lead journal.
 """
 

@@ -10,7 +10,7 @@ key; wm and comp: the same offer and phone within ten minutes). Every error is a
 
 From the command line (prints the base url on its first line, serves until Ctrl-C)::
 
-    python -m leadkit.sandbox --port 8900 --key 1-demo0sandbox0key --offer 217:42,43
+    leadkit sandbox --port 8900 --key 1-demo0sandbox0key --offer 217:42,43
 
 then set ``network.api = "http://127.0.0.1:8900/api"``, the same key, offer 217 and flow 42.
 From Python, in tests::
@@ -449,9 +449,9 @@ def _offer(text: str) -> tuple[int, list[int]]:
         raise argparse.ArgumentTypeError(message) from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m leadkit.testing.sandbox") -> int:
     """Serve a sandbox network until Ctrl-C or SIGTERM; print the base url first."""
-    parser = argparse.ArgumentParser(prog="python -m leadkit.sandbox",
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="A stand-in AlterCPA network on loopback.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8900, help="port, 0 for a free one (8900)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadkit.network import Answer
-from leadkit.outcome import operator_hint, reply_for, safe_redirect
+from leadkit.reply import operator_hint, reply_for, safe_redirect
 from leadkit.texts import TEXTS
 
 THANKS = "/leadkit/thanks"

@@ -7,7 +7,7 @@
 2. the form token: a forged or expired one is refused, the form shown again;
 3. bots: the honeypot filled in, or the form sent too fast: an ordinary
    thank-you, nothing sent, nothing recorded but a counter;
-4. the order itself (:func:`leadkit.order.read_order`): errors beside fields;
+4. the order itself (:func:`leadkit.form.read_order`): errors beside fields;
 5. the journal: the same order again is the same lead (double submit), rate
    limits per client IP and per phone, then the lead is written;
 6. the first attempt; the reply follows the lead's state.
@@ -28,13 +28,14 @@ from typing import Callable, Mapping
 from werkzeug.wrappers import Request
 
 from .config import Config
-from .formtoken import TOKEN_FIELD, FormTokens, IssuedToken, TokenError
+from .formtoken import TOKEN_FIELD, FormTokens, IssuedToken
 from .guard import bot_reason, origin_problem
-from .journal import Entry, Journal, Limit, RateLimited
+from .errors import RateLimited, TokenError
+from .journal import Entry, Journal, Limit
 from .lead import Lead
 from .network import Answer
-from .order import Order, read_order
-from .outcome import Reply, reply_for, safe_redirect
+from .form import Order, read_order
+from .reply import Reply, reply_for, safe_redirect
 from .payload import build_payload
 from .relay import Courier, new_owner
 from .texts import TEXTS

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .network import CONFIG_ERRORS, FIELD_ERRORS, Answer
+from .guard import host_matches
 from .texts import TEXTS
 
 __all__ = ["Reply", "reply_for", "safe_redirect", "operator_hint"]
@@ -47,13 +48,6 @@ def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
     if hosts and not any(host_matches(parts.hostname, pattern) for pattern in hosts):
         return None
     return url
-
-
-def host_matches(host: str, pattern: str) -> bool:
-    host = host.lower().rstrip(".")
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
 
 
 def reply_for(answer: Answer, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
