@@ -1,7 +1,8 @@
-"""Taking an order: the checks, the journal, the first attempt, and the customer's reply.
+"""The order desk: what becomes of each posted order.
 
-:class:`OrderDesk` runs ``POST {mount}/order`` after the body was read
-(:mod:`leadkit.formdata`), in this order:
+The middleware reads the request into a :class:`Submission` (plain values: the
+fields, the visitor's tags, the visitor, where the post came from) and hands
+it to :meth:`OrderDesk.take`, which decides, in this order:
 
 1. where the post comes from (:func:`leadkit.guard.origin_problem`);
 2. the form token: a forged or expired one is refused, the form shown again;
@@ -10,9 +11,11 @@
 4. the order itself (:func:`leadkit.form.read_order`): errors beside fields;
 5. the journal: the same order again is the same lead (double submit), rate
    limits per client IP and per phone, then the lead is written;
-6. the first attempt; the reply follows the lead's state.
+6. the first attempt (:class:`leadkit.relay.Courier`); the reply follows the
+   lead's state as the journal recorded it (:func:`leadkit.reply.reply_for`).
 
-The rendering is the middleware's; this module decides.
+No request object, no rendering: the desk returns an :class:`OrderResult`
+and the middleware turns it into a response.
 """
 
 from __future__ import annotations
@@ -25,25 +28,39 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from werkzeug.wrappers import Request
-
 from .config import Config
+from .errors import RateLimited, TokenError
+from .form import Order, read_order
 from .formtoken import TOKEN_FIELD, FormTokens, IssuedToken
 from .guard import bot_reason, origin_problem
-from .errors import RateLimited, TokenError
 from .journal import Entry, Journal, Limit
 from .lead import Lead
-from .network import Answer
-from .form import Order, read_order
-from .reply import Reply, reply_for, safe_redirect
 from .payload import build_payload
 from .relay import Courier, new_owner
+from .reply import Reply, reply_for
 from .texts import TEXTS
-from .visitor import make_visitor
+from .visitor import Visitor
 
-__all__ = ["OrderDesk", "OrderResult"]
+__all__ = ["OrderDesk", "OrderResult", "Submission"]
 
 log = logging.getLogger("leadkit")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A posted order as the desk needs it: what was typed and everything known about who sent it.
+
+    ``origin``, ``referer`` and ``host`` are the request's headers (for the
+    cross-site check); ``thanks_url`` is where a settled lead's customer goes.
+    """
+
+    fields: Mapping[str, str]
+    tags: Mapping[str, str]
+    visitor: Visitor
+    host: str
+    thanks_url: str
+    origin: str | None = None
+    referer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,23 +74,22 @@ class OrderResult:
 
 
 class OrderDesk:
-    """Decides what becomes of each posted order."""
+    """Decides what becomes of each posted order. ``clock`` tells the time (tests pass their own)."""
 
     def __init__(self, config: Config, journal: Journal, courier: Courier, tokens: FormTokens, call: str,
-                 order_tags: Callable[[Request, Mapping[str, str]], dict[str, str]]) -> None:
+                 *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.journal = journal
         self.courier = courier
         self.tokens = tokens
         self.call = call
-        self.order_tags = order_tags
+        self.clock = clock
         self._key = config.site.secret.encode()
 
-    def take(self, request: Request, fields: Mapping[str, str], thanks_url: str) -> OrderResult:
-        site = self.config.site
-        tags = self.order_tags(request, fields)
-        origin = origin_problem(request.headers.get("Origin"), request.headers.get("Referer"), request.host,
-                                site.allowed_origins, has_token=TOKEN_FIELD in fields)
+    def take(self, submission: Submission) -> OrderResult:
+        site, fields, tags = self.config.site, submission.fields, submission.tags
+        origin = origin_problem(submission.origin, submission.referer, submission.host, site.allowed_origins,
+                                has_token=TOKEN_FIELD in fields)
         if origin:
             log.info("order refused: %s", "sent from another site" if origin == "foreign" else
                      "no form token and no Origin or Referer")
@@ -85,30 +101,27 @@ class OrderDesk:
             except TokenError as exc:
                 _, _, values = read_order(fields, self.config)
                 return OrderResult(Reply(400, message=TEXTS[f"token_{exc.reason}"]), values, tags)
-        bot = bot_reason(fields, token, site.honeypot, site.min_fill_seconds, time.time())
+        bot = bot_reason(fields, token, site.honeypot, site.min_fill_seconds, self.clock())
         if bot:
             self.journal.count(f"bots_{bot.replace('-', '_')}")
             log.info("order ignored as a bot's (%s): nothing sent", bot)
-            return OrderResult(Reply(303, redirect=thanks_url), tags=tags)
+            return OrderResult(Reply(303, redirect=submission.thanks_url), tags=tags)
         order, errors, values = read_order(fields, self.config)
         if order is None:
             return OrderResult(Reply(422, message=TEXTS["form_has_errors"], errors=errors), values, tags)
-        return self._journal_and_send(request, order, token, values, tags, thanks_url)
+        return self._journal_and_send(submission, order, token, values)
 
-    def _journal_and_send(self, request: Request, order: Order, token: IssuedToken | None,
-                          values: Mapping[str, str], tags: Mapping[str, str], thanks_url: str) -> OrderResult:
-        site, limits, journal = self.config.site, self.config.limits, self.config.journal
-        header_ip = request.headers.get(site.ip_header) if site.ip_header else None
-        visitor = make_visitor(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                               request.user_agent.string, site.trusted_proxies, header_ip, site.trusted_networks)
-        lead = Lead(order=order, visitor=visitor, tags=tags)
+    def _journal_and_send(self, submission: Submission, order: Order, token: IssuedToken | None,
+                          values: Mapping[str, str]) -> OrderResult:
+        limits, journal, tags = self.config.limits, self.config.journal, submission.tags
+        lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock())
         entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
                       fingerprint=self._fingerprint(order, token), created=lead.created)
         owner = new_owner()
         try:
             stored, created = self.journal.add(entry, owner=owner, lease=journal.lease, window=journal.double_submit,
                                                limits=[
-                                                   Limit("ip", self._keyed(visitor.ip), limits.ip_orders,
+                                                   Limit("ip", self._keyed(lead.visitor.ip), limits.ip_orders,
                                                          limits.ip_window),
                                                    Limit("phone", self._keyed(order.phone.digits),
                                                          limits.phone_orders, limits.phone_window)])
@@ -122,7 +135,8 @@ class OrderDesk:
         else:
             log.info("lead %s: the same order again (a double submit): no new lead", stored.id)
             stored = self._settled(stored)
-        return OrderResult(self._customer_reply(stored, thanks_url), values, tags)
+        reply = reply_for(stored, submission.thanks_url, self.config.network.redirect_hosts)
+        return OrderResult(reply, values, tags)
 
     def _keyed(self, text: str) -> str:
         """A keyed hash: the journal keeps no bare hash of a phone (phones are easy to enumerate)."""
@@ -143,12 +157,3 @@ class OrderDesk:
             time.sleep(0.05)
             entry = self.journal.get(entry.id) or entry
         return entry
-
-    def _customer_reply(self, entry: Entry, thanks_url: str) -> Reply:
-        """Delivered: autologin or thanks; refused: the form again; otherwise the lead is safe in the journal."""
-        hosts = self.config.network.redirect_hosts
-        if entry.state == "delivered":
-            return Reply(303, redirect=safe_redirect(entry.redirect, hosts) or thanks_url)
-        if entry.state == "rejected":
-            return reply_for(Answer("rejected", error=entry.error_code, message=entry.error_message), thanks_url)
-        return Reply(303, redirect=thanks_url)

@@ -17,12 +17,9 @@ the order form for its pages).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import secrets
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -33,24 +30,29 @@ from werkzeug.wrappers import Request, Response
 
 from . import __version__
 from .config import Config, load_config
+from .desk import OrderDesk, Submission
 from .errors import FormError
 from .formdata import read_form
-from .formtoken import TOKEN_FIELD, FormTokens
+from .formtoken import FormTokens
 from .guard import cors_headers, origin_of
-from .journal import SQLiteJournal
-from .network import NetworkClient
-from .form import FormField, form_fields
-from .desk import OrderDesk, OrderResult
+from .journal import Journal, SQLiteJournal
+from .network import CALLS, NetworkClient
+from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
-from .templating import make_environment
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
+from .templating import make_environment, template_source
 from .texts import TEXTS
+from .visitor import Visitor, make_visitor
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["LeadKit"]
 
 log = logging.getLogger("leadkit")
 
-WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+#: Any WSGI application (the wrapped site).
+WSGIApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
 
 
 class LeadKit:
@@ -58,29 +60,40 @@ class LeadKit:
 
     ``config`` is a path to a TOML file, a :class:`~leadkit.config.Config`, or
     None (then ``LEADKIT_CONFIG`` names the file). Keyword arguments are whole
-    sections (``network={"key": ...}``) that override the file. ``session``
-    replaces the ``requests.Session`` used for the network.
+    sections (``network={"key": ...}``) that override the file. ``journal``
+    is either such a section (a mapping: ``journal={"path": ...}``) or a
+    :class:`~leadkit.journal.Journal` object used instead of the SQLite journal
+    at ``journal.path`` (storage of your own, shared by several machines);
+    ``session`` replaces the ``requests.Session`` used for the network.
+
+    :meth:`close` (or leaving a ``with LeadKit(...) as kit:`` block) stops the
+    relay thread, closes the journal, and closes the network session leadkit made.
     """
 
-    def __init__(self, app: WSGIApp, config: str | os.PathLike[str] | Config | None = None, *,
-                 session: requests.Session | None = None, **sections: Mapping[str, Any]) -> None:
+    def __init__(self, app: WSGIApplication, config: str | os.PathLike[str] | Config | None = None, *,
+                 journal: Journal | Mapping[str, Any] | None = None, session: requests.Session | None = None,
+                 **sections: Mapping[str, Any]) -> None:
+        if isinstance(journal, Mapping):  # the [journal] section, like any other section keyword
+            sections, journal = {**sections, "journal": journal}, None
         self.app = app
         self.config = config if isinstance(config, Config) else load_config(config, **sections)
-        site, journal = self.config.site, self.config.journal
+        site, settings = self.config.site, self.config.journal
         self.mount = site.mount
         self.templates = make_environment(site.templates)
+        self._own_session = session is None
         self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
-        self.journal = SQLiteJournal(journal.path)
-        self.courier = Courier(self.journal, self.network.send, RetryPolicy(journal.retry_base, journal.retry_cap),
-                               lease=journal.lease)
-        self.relay = Relay(self.courier, poll=journal.poll, max_age=journal.max_age)
-        self.call = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}[self.config.network.role]
+        self.journal: Journal = journal if journal is not None else SQLiteJournal(settings.path)
+        self.courier = Courier(self.journal, self.network.send, RetryPolicy(settings.retry_base, settings.retry_cap),
+                               lease=settings.lease)
+        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age)
         self.tag_names = self.config.tags.names
         self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
                                     days=self.config.tags.days)
         self.tokens = FormTokens(site.secret, site.token_max_age)
-        self.embed_js = self.templates.loader.get_source(self.templates, "embed.js")[0]
-        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, self.call, self.order_tags)
+        self.pages = Pages(self.config, self.templates, self.tokens)
+        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, CALLS[self.config.network.role])
+        self.embed_js = template_source(self.templates, "embed.js")  # JavaScript, served as it is
+        self._closed = False
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             f"{self.mount}/order": ("POST", self.order),
             f"{self.mount}/form": ("GET", self.form_page),
@@ -89,17 +102,34 @@ class LeadKit:
             f"{self.mount}/health": ("GET", self.health),
         }
 
+    # -- lifecycle ------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the relay (waiting for an attempt under way), close the journal and leadkit's own
+        network session. Requests after this are still answered, but no relay starts again."""
+        self._closed = True
+        self.relay.stop(timeout=self.config.network.timeout + self.config.journal.poll + 5)
+        self.journal.close()
+        if self._own_session:
+            self.network.close()
+
+    def __enter__(self) -> LeadKit:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- WSGI -----------------------------------------------------------------
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if self.config.journal.relay:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.config.journal.relay and not self._closed:
             self.relay.ensure_running()  # lazily, and again in each forked worker
         path = environ.get("PATH_INFO", "")
         if path == self.mount or path.startswith(self.mount + "/"):
             return self._own(environ)(environ, start_response)
         return self._pass_through(environ, start_response)
 
-    def _pass_through(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ["leadkit"] = self
         fresh = self._query_tags(environ)
         environ["leadkit.tags"] = merge_tags(self._cookie_tags(environ), fresh)
@@ -107,29 +137,29 @@ class LeadKit:
             return self.app(environ, start_response)
         cookie = self._tag_cookie_header(environ, environ["leadkit.tags"])
 
-        def start_with_cookie(status: str, headers: list, exc_info: Any = None) -> Callable:
+        def start_with_cookie(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [*headers, ("Set-Cookie", cookie)], exc_info)
 
         return self.app(environ, start_with_cookie)
 
-    def _own(self, environ: dict) -> Response:
+    def _own(self, environ: WSGIEnvironment) -> Response:
         request = Request(environ)
         # Small bodies only: werkzeug refuses a longer Content-Length before reading anything.
         request.max_content_length = request.max_form_memory_size = self.config.site.max_body
         request.max_form_parts = 200
-        method, view = self._routes.get(request.path, (None, None))
+        method, view = self._routes.get(request.path, ("", None))
         if view is None:
-            return self._message_page(request, 404, TEXTS["not_found"])
+            return self.pages.message(request, 404, TEXTS["not_found"])
         if request.method == "OPTIONS" and method == "POST":
             return self._preflight(request)
         if request.method not in (method, "HEAD" if method == "GET" else method):
-            response = self._message_page(request, 405, f"Use {method} here.")
+            response = self.pages.message(request, 405, f"Use {method} here.")
             response.headers["Allow"] = method
             return response
         try:
             return view(request)
         except HTTPException as exc:  # an oversized or unreadable body
-            return self._message_page(request, exc.code or 400, exc.description or TEXTS["bad_request"])
+            return self.pages.message(request, exc.code or 400, exc.description or TEXTS["bad_request"])
 
     # -- tags -----------------------------------------------------------------
 
@@ -140,7 +170,7 @@ class LeadKit:
         return tags_from_query_string(_latin1_to_text(query), self.tag_names, self.config.tags.aliases)
 
     def _cookie_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
-        return self.tag_cookie.loads(Request(environ).cookies.get(self.tag_cookie.name))
+        return self.tag_cookie.loads(Request(dict(environ)).cookies.get(self.tag_cookie.name))
 
     def _tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         return dump_cookie(self.tag_cookie.name, self.tag_cookie.dumps(tags), max_age=self.tag_cookie.max_age,
@@ -160,6 +190,13 @@ class LeadKit:
             return tags
         return tags_from_referer(request.referrer, request.host, self.tag_names, self.config.tags.aliases)
 
+    def visitor(self, request: Request) -> Visitor:
+        """The client's IP (by ``site.trusted_proxies`` and ``site.ip_header``), user agent and mobile flag."""
+        site = self.config.site
+        header_ip = request.headers.get(site.ip_header) if site.ip_header else None
+        return make_visitor(request.remote_addr, request.headers.get("X-Forwarded-For"), request.user_agent.string,
+                            site.trusted_proxies, header_ip, site.trusted_networks)
+
     # -- views ----------------------------------------------------------------
 
     def order(self, request: Request) -> Response:
@@ -167,9 +204,11 @@ class LeadKit:
         try:
             fields = read_form(request)
         except FormError as exc:
-            return self._with_cors(request, self._message_page(request, exc.status, exc.message))
-        result = self.desk.take(request, fields, self.thanks_url(request))
-        return self._with_cors(request, self._reply(request, result))
+            return self._with_cors(request, self.pages.message(request, exc.status, exc.message))
+        submission = Submission(fields=fields, tags=self.order_tags(request, fields), visitor=self.visitor(request),
+                                host=request.host, thanks_url=self.thanks_url(request),
+                                origin=request.headers.get("Origin"), referer=request.headers.get("Referer"))
+        return self._with_cors(request, self.pages.reply(request, self.desk.take(submission)))
 
     def form_page(self, request: Request) -> Response:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks);
@@ -177,19 +216,15 @@ class LeadKit:
         for ``embed.js`` (CORS per ``site.allowed_origins``)."""
         fresh = self._query_tags(request.environ)
         tags = merge_tags(self._cookie_tags(request.environ), fresh)
-        form = self._form(tags=tags, script_root=request.script_root)
-        if request.headers.get("Sec-Fetch-Dest") == "iframe":
-            # Framed by a prelanding: the order goes on in the whole window, so that the
-            # autologin cabinet or the thank-you page is not squeezed into the frame.
-            form = replace(form, target="_top")
-        if _wants_json(request):
-            html = self.templates.get_template("form.html").render(form=form)
-            response = self._with_cors(request, Response(json.dumps({"status": "ok", "html": html}), 200,
-                                                         mimetype="application/json",
-                                                         headers={"Cache-Control": "no-store"}))
+        # Framed by a prelanding, the order goes on in the whole window, so that the
+        # autologin cabinet or the thank-you page is not squeezed into the frame.
+        framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+        form = self.pages.form(tags=tags, script_root=request.script_root, target="_top" if framed else None)
+        if wants_json(request):
+            response = self._with_cors(request, json_response({"status": "ok", "html": self.pages.form_partial(form)}))
             self._warn_of_unlisted_embedder(request, response)
         else:
-            response = self._page("order.html", {"form": form}, 200)
+            response = self.pages.page("order.html", {"form": form}, 200)
         if fresh:
             response.headers.add("Set-Cookie", self._tag_cookie_header(request.environ, tags))
         return response
@@ -201,15 +236,14 @@ class LeadKit:
 
     def thanks(self, request: Request) -> Response:
         """``GET {mount}/thanks``: the thank-you page (after a post/redirect/get)."""
-        return self._page("thanks.html", {"texts": TEXTS}, 200)
+        return self.pages.page("thanks.html", {"texts": TEXTS}, 200)
 
     def health(self, request: Request) -> Response:
         """``GET {mount}/health``: for load balancers; lead counts by state for the operator."""
         stats = self.journal.stats()
-        body = {"status": "ok", "version": __version__, "role": self.config.network.role,
-                "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
-                "counters": stats["counters"]}
-        return Response(json.dumps(body), 200, mimetype="application/json", headers={"Cache-Control": "no-store"})
+        return json_response({"status": "ok", "version": __version__, "role": self.config.network.role,
+                              "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
+                              "counters": stats["counters"]})
 
     def thanks_url(self, request: Request) -> str:
         return f"{request.script_root}{self.mount}/thanks"
@@ -232,89 +266,12 @@ class LeadKit:
             response.headers[name] = value
         return response
 
-    # -- rendering ------------------------------------------------------------
+    # -- for the wrapped application ------------------------------------------
 
     def form_html(self, environ: Mapping[str, Any]) -> Markup:
         """The order form partial for a page of the wrapped application, carrying the visitor's tags."""
-        template = self.templates.get_template("form.html")
-        return Markup(template.render(form=self._form(tags=self.visit_tags(environ),
-                                                      script_root=environ.get("SCRIPT_NAME", ""))))
-
-    def _form(self, *, tags: Mapping[str, str], values: Mapping[str, str] | None = None,
-              errors: Mapping[str, str] | None = None, message: str | None = None,
-              script_root: str = "") -> "_Form":
-        form = self.config.form
-        return _Form(
-            action=f"{script_root}{self.mount}/order",
-            fields=form_fields(self.config, values, errors),
-            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue()}, honeypot=self.config.site.honeypot,
-            message=message, message_kind="error" if message else "info",
-            texts={"title": form.title, "submit": form.submit, "note": form.note},
-        )
-
-    def _reply(self, request: Request, result: OrderResult) -> Response:
-        reply = result.reply
-        if _wants_json(request):
-            if reply.ok:
-                body: dict[str, Any] = {"status": "ok", "redirect": reply.redirect}
-            else:
-                body = {"status": "error", "errors": dict(reply.errors), "message": reply.message}
-            response = Response(json.dumps(body), 200 if reply.ok else reply.status, mimetype="application/json",
-                                headers={"Cache-Control": "no-store"})
-        elif reply.ok:
-            response = Response("", 303, headers={"Location": reply.redirect, "Cache-Control": "no-store"})
-        else:
-            form = self._form(tags=result.tags, values=result.values, errors=reply.errors, message=reply.message,
-                              script_root=request.script_root)
-            response = self._page("order.html", {"form": form}, reply.status)
-        if reply.status == 503:
-            response.headers["Retry-After"] = "30"
-        elif result.retry_after:
-            response.headers["Retry-After"] = str(result.retry_after)
-        return response
-
-    def _message_page(self, request: Request, status: int, message: str) -> Response:
-        if _wants_json(request):
-            return Response(json.dumps({"status": "error", "errors": {}, "message": message}), status,
-                            mimetype="application/json", headers={"Cache-Control": "no-store"})
-        return self._page("message.html", {"message": message, "status": status}, status)
-
-    def _page(self, name: str, context: dict[str, Any], status: int) -> Response:
-        nonce = secrets.token_urlsafe(16)
-        html = self.templates.get_template(name).render(csp_nonce=nonce, **context)
-        response = Response(html, status, mimetype="text/html")
-        response.headers.update(_security_headers(nonce, self.config.site.allowed_origins))
-        return response
-
-
-def _security_headers(nonce: str, allowed_origins: Iterable[str]) -> dict[str, str]:
-    """Headers for leadkit's own pages. The form may be framed by the site and the allowed
-    origins (prelandings); form-action allows any http(s) target because the post is
-    answered by a redirect to the network's autologin page, which CSP also checks."""
-    ancestors = " ".join(["'self'", *allowed_origins])
-    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
-              f"form-action 'self' http: https:; frame-ancestors {ancestors}; base-uri 'none'")
-    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store"}
-
-
-@dataclass(frozen=True)
-class _Form:
-    """What form.html reads; the template documents each attribute."""
-
-    action: str
-    fields: list[FormField]
-    tags: dict[str, str]
-    hidden: dict[str, str]
-    honeypot: str
-    message: str | None
-    message_kind: str
-    texts: dict[str, str]
-    target: str | None = None
-
-
-def _wants_json(request: Request) -> bool:
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+        form = self.pages.form(tags=self.visit_tags(environ), script_root=environ.get("SCRIPT_NAME", ""))
+        return Markup(self.pages.form_partial(form))
 
 
 def _latin1_to_text(value: str) -> str:

@@ -29,8 +29,10 @@ from werkzeug.http import parse_date
 from .config import NetworkConfig
 from .payload import encode_form
 
-__all__ = ["Answer", "NetworkClient", "classify", "CONFIG_ERRORS", "FIELD_ERRORS", "RETRYABLE_ERRORS"]
+__all__ = ["CALLS", "Answer", "NetworkClient", "classify", "operator_hint", "CONFIG_ERRORS", "FIELD_ERRORS", "RETRYABLE_ERRORS"]
 
+#: The lead call of each role.
+CALLS: Mapping[str, str] = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}
 #: Final errors that mean the site or the offer is misconfigured: the operator must act.
 CONFIG_ERRORS = frozenset({"nooffer", "offer", "no-api", "noflow", "badflow", "key", "access", "security", "traffic"})
 #: Final errors about a field; the value is the form field to point at, if it is the customer's.
@@ -70,6 +72,28 @@ class Answer:
     @property
     def retryable(self) -> bool:
         return self.outcome == "retryable"
+
+
+#: What the operator should do about each final error that is the site's, not the customer's.
+_HINTS = {
+    "key": "check network.key (and LEADKIT_KEY): the network does not know it",
+    "access": "the network refused access: check the account and that API access is enabled for it",
+    "security": "the network account is blocked: contact the network",
+    "no-api": "API lead push is not enabled for this account or flow: enable it at the network",
+    "nooffer": "offer.offer is missing from the call: check the configuration",
+    "offer": "the network does not know offer.offer, or the offer is closed: check the offer id",
+    "traffic": "the offer does not take this traffic now (closed or paused): check the offer at the network",
+    "noflow": "offer.flow is missing from the call: set it",
+    "badflow": "the network does not know offer.flow: check the flow id",
+}
+
+
+def operator_hint(code: str | None) -> str:
+    """What the operator should do about a final error code; empty for the customer's own errors."""
+    code = code or ""
+    if code in _HINTS:
+        return _HINTS[code]
+    return "the network refused the site's configuration" if code in CONFIG_ERRORS else ""
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes | str) -> Answer:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping
 
 from .journal import Entry, Journal, Outcome
 from .network import Answer
-from .reply import operator_hint
+from .network import operator_hint
 
 __all__ = ["Courier", "Relay", "RetryPolicy", "outcome_for", "is_uncertain"]
 

@@ -1,9 +1,9 @@
-"""What the customer sees for each answer of the network. Pure.
+"""What the customer sees once the lead is settled. Pure.
 
-:func:`reply_for` maps an :class:`~leadkit.network.Answer` to a
-:class:`Reply`: where to send the customer, or which message and field errors
-to show, with which HTTP status. :func:`safe_redirect` decides whether an
-autologin ``url`` may be followed.
+:func:`reply_for` maps a journalled lead (its state, autologin ``url``,
+error code and message) to a :class:`Reply`: where to send the customer, or
+which message and field errors to show, with which HTTP status.
+:func:`safe_redirect` decides whether an autologin ``url`` may be followed.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from .network import CONFIG_ERRORS, FIELD_ERRORS, Answer
+from .journal import Entry
+from .network import FIELD_ERRORS
 from .guard import host_matches
 from .texts import TEXTS
 
-__all__ = ["Reply", "reply_for", "safe_redirect", "operator_hint"]
+__all__ = ["Reply", "refusal", "reply_for", "safe_redirect"]
 
 
 @dataclass(frozen=True)
@@ -50,42 +51,32 @@ def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
     return url
 
 
-def reply_for(answer: Answer, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
-    """The customer's reply to a network answer."""
-    if answer.delivered:
-        return Reply(303, redirect=safe_redirect(answer.url, hosts) or thanks_url)
-    if answer.retryable:
-        return Reply(503, message=TEXTS["network_retry"])
-    code = answer.error or ""
+def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
+    """The customer's reply for a lead as the journal recorded it after an attempt.
+
+    Delivered: the autologin ``url`` when it is safe to follow, else the thank-you
+    page. Refused: the form again (:func:`refusal`). Still pending (the network did
+    not answer, or answered 5xx, 429 or garbage) or dead: the lead is safe in the
+    journal and the relay retries it, so the customer is thanked.
+    """
+    if entry.state == "delivered":
+        return Reply(303, redirect=safe_redirect(entry.redirect, hosts) or thanks_url)
+    if entry.state == "rejected":
+        return refusal(entry.error_code, entry.error_message)
+    return Reply(303, redirect=thanks_url)
+
+
+def refusal(code: str | None, message: str | None) -> Reply:
+    """The form again for a final error of the network: the field it names, its ``message``, or a
+    friendly text for its kind. Errors that are the site's, not the customer's, answer 503."""
+    code = code or ""
     if code in FIELD_ERRORS:
         field_name = FIELD_ERRORS[code]
-        text = answer.message or TEXTS.get(f"network_{field_name}", TEXTS["network_data"])
+        text = message or TEXTS.get(f"network_{field_name}", TEXTS["network_data"])
         if field_name:
-            return Reply(422, message=answer.message or TEXTS["form_has_errors"], errors={field_name: text})
+            return Reply(422, message=message or TEXTS["form_has_errors"], errors={field_name: text})
         return Reply(422, message=text)
     if code in ("ban", "duplicate"):
-        return Reply(422, message=answer.message or TEXTS[f"network_{code}"])
+        return Reply(422, message=message or TEXTS[f"network_{code}"])
     # The site or the offer is misconfigured, or a code we do not know: not the customer's fault.
-    return Reply(503, message=answer.message or TEXTS["network_unavailable"])
-
-
-_HINTS = {
-    "key": "check network.key (and LEADKIT_KEY): the network does not know it",
-    "access": "the network refused access: check the account and that API access is enabled for it",
-    "security": "the network account is blocked: contact the network",
-    "no-api": "API lead push is not enabled for this account or flow: enable it at the network",
-    "nooffer": "offer.offer is missing from the call: check the configuration",
-    "offer": "the network does not know offer.offer, or the offer is closed: check the offer id",
-    "traffic": "the offer does not take this traffic now (closed or paused): check the offer at the network",
-    "noflow": "offer.flow is missing from the call: set it",
-    "badflow": "the network does not know offer.flow: check the flow id",
-}
-
-
-def operator_hint(code: str | None) -> str:
-    """What the operator should do about a final error code; empty for the customer's own errors."""
-    if code in _HINTS:
-        return _HINTS[code]  # type: ignore[index]
-    if code in CONFIG_ERRORS:
-        return "the network refused the site's configuration"
-    return ""
+    return Reply(503, message=message or TEXTS["network_unavailable"])

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import jinja2
 
-__all__ = ["BUILTIN_TEMPLATES", "make_environment", "builtin_templates"]
+__all__ = ["BUILTIN_TEMPLATES", "make_environment", "builtin_templates", "template_source"]
 
 
 def builtin_templates() -> Path:
@@ -41,3 +41,10 @@ def make_environment(*folders: Path | None, globals: dict[str, Any] | None = Non
     )
     environment.globals.update(globals or {})
     return environment
+
+
+def template_source(environment: jinja2.Environment, name: str) -> str:
+    """A template's text as it is, unrendered (``embed.js`` is JavaScript, not a Jinja page)."""
+    if environment.loader is None:
+        raise RuntimeError("the template environment has no loader")
+    return environment.loader.get_source(environment, name)[0]

@@ -28,8 +28,6 @@ TEXTS: dict[str, str] = {
     "network_ban": "Sorry, we cannot accept this order.",
     "network_duplicate": "We already have your order. Our operator will call you soon.",
     "network_unavailable": "Sorry, we cannot take orders right now. Please try again later.",
-    "network_retry": "We could not send your order just now. Please try again in a minute: "
-                     "your details are kept below.",
     "bad_request": "Your browser sent something we could not read. Please try again.",
     "thanks_title": "Thank you! Your order is accepted.",
     "thanks_body": "Our operator will call you shortly to confirm it. Please keep your phone nearby.",

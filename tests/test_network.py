@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from leadkit.lead import Lead
-from leadkit.network import NetworkClient, classify
+from leadkit.network import NetworkClient, classify, operator_hint
 from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
@@ -146,3 +146,14 @@ def test_urllib3_debug_lines_are_scrubbed(network: SandboxNetwork, caplog: pytes
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
     assert any("push.json?id=***" in line for line in lines), lines
     assert all(KEY not in line for line in lines)
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    ("key", "network.key"), ("badflow", "offer.flow"), ("offer", "offer"), ("no-api", "enable"),
+])
+def test_operator_hints_say_what_to_fix(code: str, says: str) -> None:
+    assert says in operator_hint(code)
+
+
+def test_customer_errors_need_no_operator() -> None:
+    assert operator_hint("phone") == operator_hint("ban") == operator_hint(None) == ""

@@ -1,14 +1,18 @@
-"""What the customer sees for each network answer; which autologin URLs are followed."""
+"""What the customer sees for each settled lead; which autologin URLs are followed."""
 
 from __future__ import annotations
 
 import pytest
 
-from leadkit.network import Answer
-from leadkit.reply import operator_hint, reply_for, safe_redirect
+from leadkit.journal import Entry
+from leadkit.reply import refusal, reply_for, safe_redirect
 from leadkit.texts import TEXTS
 
 THANKS = "/leadkit/thanks"
+
+
+def lead(state: str, **recorded: str) -> Entry:
+    return Entry(id="1", call="wm/push", payload={}, state=state, **recorded)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("url", "safe"), [
@@ -36,48 +40,46 @@ def test_safe_redirect(url: str | None, safe: bool) -> None:
         assert safe_redirect(url) == url
 
 
-@pytest.mark.parametrize(("answer", "status", "redirect"), [
-    pytest.param(Answer("delivered", network_id="1", url="https://cab.example/a"), 303, "https://cab.example/a",
+@pytest.mark.parametrize(("entry", "redirect"), [
+    pytest.param(lead("delivered", network_id="1", redirect="https://cab.example/a"), "https://cab.example/a",
                  id="autologin"),
-    pytest.param(Answer("delivered", network_id="1"), 303, THANKS, id="thanks"),
-    pytest.param(Answer("delivered", network_id="1", url="javascript:alert(1)"), 303, THANKS,
-                 id="hostile-url-thanks"),
+    pytest.param(lead("delivered", network_id="1"), THANKS, id="thanks"),
+    pytest.param(lead("delivered", network_id="1", redirect="javascript:alert(1)"), THANKS, id="hostile-url-thanks"),
+    pytest.param(lead("pending", last_error="timeout"), THANKS, id="pending-is-safe-in-the-journal"),
+    pytest.param(lead("dead"), THANKS, id="dead"),
 ])
-def test_delivered_redirects(answer: Answer, status: int, redirect: str) -> None:
-    reply = reply_for(answer, THANKS)
-    assert (reply.status, reply.redirect, reply.ok) == (status, redirect, True)
+def test_settled_and_kept_leads_redirect(entry: Entry, redirect: str) -> None:
+    reply = reply_for(entry, THANKS)
+    assert (reply.status, reply.redirect, reply.ok) == (303, redirect, True)
 
 
-@pytest.mark.parametrize(("answer", "status", "message", "errors"), [
-    pytest.param(Answer("rejected", error="ban", message="Blacklisted."), 422, "Blacklisted.", {},
+def test_autologin_only_to_the_listed_hosts() -> None:
+    entry = lead("delivered", redirect="https://cab.example/a")
+    assert reply_for(entry, THANKS, ["*.network.example"]).redirect == THANKS
+    assert reply_for(entry, THANKS, ["cab.example"]).redirect == "https://cab.example/a"
+
+
+@pytest.mark.parametrize(("code", "text", "status", "message", "errors"), [
+    pytest.param("ban", "Blacklisted.", 422, "Blacklisted.", {},
                  id="ban-with-message"),
-    pytest.param(Answer("rejected", error="ban"), 422, TEXTS["network_ban"], {}, id="ban-friendly"),
-    pytest.param(Answer("rejected", error="duplicate"), 422, TEXTS["network_duplicate"], {}, id="duplicate"),
-    pytest.param(Answer("rejected", error="phone"), 422, TEXTS["form_has_errors"],
+    pytest.param("ban", None, 422, TEXTS["network_ban"], {}, id="ban-friendly"),
+    pytest.param("duplicate", None, 422, TEXTS["network_duplicate"], {}, id="duplicate"),
+    pytest.param("phone", None, 422, TEXTS["form_has_errors"],
                  {"phone": TEXTS["network_phone"]}, id="phone-points-at-field"),
-    pytest.param(Answer("rejected", error="nophone", message="No phone!"), 422, "No phone!",
+    pytest.param("nophone", "No phone!", 422, "No phone!",
                  {"phone": "No phone!"}, id="nophone-message"),
-    pytest.param(Answer("rejected", error="email"), 422, TEXTS["form_has_errors"],
+    pytest.param("email", None, 422, TEXTS["form_has_errors"],
                  {"email": TEXTS["network_email"]}, id="email"),
-    pytest.param(Answer("rejected", error="data"), 422, TEXTS["network_data"], {}, id="data"),
-    pytest.param(Answer("rejected", error="key"), 503, TEXTS["network_unavailable"], {}, id="key-not-blamed"),
-    pytest.param(Answer("rejected", error="traffic", message="Offer paused"), 503, "Offer paused", {},
+    pytest.param("data", None, 422, TEXTS["network_data"], {}, id="data"),
+    pytest.param("key", None, 503, TEXTS["network_unavailable"], {}, id="key-not-blamed"),
+    pytest.param("traffic", "Offer paused", 503, "Offer paused", {},
                  id="traffic-with-message"),
-    pytest.param(Answer("rejected", error="something-new"), 503, TEXTS["network_unavailable"], {},
+    pytest.param("something-new", None, 503, TEXTS["network_unavailable"], {},
                  id="unknown-code"),
-    pytest.param(Answer("retryable", error="timeout"), 503, TEXTS["network_retry"], {}, id="retryable"),
+    pytest.param(None, None, 503, TEXTS["network_unavailable"], {}, id="no-code"),
 ])
-def test_refusals_show_the_form_again(answer: Answer, status: int, message: str, errors: dict[str, str]) -> None:
-    reply = reply_for(answer, THANKS)
+def test_refusals_show_the_form_again(code: str | None, text: str | None, status: int, message: str,
+                                      errors: dict[str, str]) -> None:
+    reply = refusal(code, text)
     assert (reply.status, reply.message, dict(reply.errors), reply.ok) == (status, message, errors, False)
-
-
-@pytest.mark.parametrize(("code", "says"), [
-    ("key", "network.key"), ("badflow", "offer.flow"), ("offer", "offer"), ("no-api", "enable"),
-])
-def test_operator_hints_say_what_to_fix(code: str, says: str) -> None:
-    assert says in operator_hint(code)
-
-
-def test_customer_errors_need_no_operator() -> None:
-    assert operator_hint("phone") == operator_hint("ban") == operator_hint(None) == ""
+    assert reply_for(lead("rejected", error_code=code, error_message=text), THANKS) == reply  # type: ignore[arg-type]

@@ -1,0 +1,119 @@
+"""leadkit's own responses: the order form, the pages around it, and the answer to a post.
+
+:class:`Pages` renders the Jinja templates (:mod:`leadkit.templating`) into
+werkzeug responses, as HTML or, for ``Accept: application/json`` (``embed.js``),
+as JSON. Every HTML page gets a nonce-based Content-Security-Policy; nothing
+here decides anything: the desk's :class:`~leadkit.desk.OrderResult` says
+what to show.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import jinja2
+from werkzeug.wrappers import Request, Response
+
+from .config import Config
+from .desk import OrderResult
+from .form import FormField, form_fields
+from .formtoken import TOKEN_FIELD, FormTokens
+
+__all__ = ["OrderForm", "Pages", "wants_json"]
+
+
+@dataclass(frozen=True)
+class OrderForm:
+    """What form.html reads; the template documents each attribute."""
+
+    action: str
+    fields: list[FormField]
+    tags: dict[str, str]
+    hidden: dict[str, str]
+    honeypot: str
+    message: str | None
+    message_kind: str
+    texts: dict[str, str]
+    target: str | None = None
+
+
+class Pages:
+    """Renders leadkit's pages for one configuration."""
+
+    def __init__(self, config: Config, templates: jinja2.Environment, tokens: FormTokens) -> None:
+        self.config = config
+        self.templates = templates
+        self.tokens = tokens
+        self.action = f"{config.site.mount}/order"
+
+    def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
+             errors: Mapping[str, str] | None = None, message: str | None = None,
+             target: str | None = None) -> OrderForm:
+        """The order form with the visitor's tags as hidden fields and a fresh form token."""
+        texts = self.config.form
+        return OrderForm(
+            action=f"{script_root}{self.action}", fields=form_fields(self.config, values, errors),
+            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue()}, honeypot=self.config.site.honeypot,
+            message=message, message_kind="error" if message else "info",
+            texts={"title": texts.title, "submit": texts.submit, "note": texts.note}, target=target,
+        )
+
+    def form_partial(self, form: OrderForm) -> str:
+        """form.html alone, for a page of the wrapped application or for ``embed.js``."""
+        return self.templates.get_template("form.html").render(form=form)
+
+    def page(self, name: str, context: Mapping[str, Any], status: int) -> Response:
+        """A whole page of leadkit's, with its security headers."""
+        nonce = secrets.token_urlsafe(16)
+        html = self.templates.get_template(name).render(csp_nonce=nonce, **context)
+        response = Response(html, status, mimetype="text/html")
+        response.headers.update(security_headers(nonce, self.config.site.allowed_origins))
+        return response
+
+    def message(self, request: Request, status: int, message: str) -> Response:
+        """A sentence for the visitor: a page, or ``{"status": "error", "message": ...}``."""
+        if wants_json(request):
+            return json_response({"status": "error", "errors": {}, "message": message}, status)
+        return self.page("message.html", {"message": message, "status": status}, status)
+
+    def reply(self, request: Request, result: OrderResult) -> Response:
+        """The answer to an order post: a redirect (303, or JSON naming it), or the form again."""
+        reply = result.reply
+        if wants_json(request):
+            body: dict[str, Any] = {"status": "ok", "redirect": reply.redirect} if reply.ok else \
+                {"status": "error", "errors": dict(reply.errors), "message": reply.message}
+            response = json_response(body, 200 if reply.ok else reply.status)
+        elif reply.ok:
+            response = Response("", 303, headers={"Location": reply.redirect or "", "Cache-Control": "no-store"})
+        else:
+            form = self.form(tags=result.tags, values=result.values, errors=reply.errors, message=reply.message,
+                             script_root=request.script_root)
+            response = self.page("order.html", {"form": form}, reply.status)
+        if reply.status == 503:
+            response.headers["Retry-After"] = "30"
+        elif result.retry_after:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
+
+
+def json_response(body: Mapping[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body), status, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+
+def security_headers(nonce: str, allowed_origins: Iterable[str]) -> dict[str, str]:
+    """Headers for leadkit's own pages. The form may be framed by the site and the allowed
+    origins (prelandings); form-action allows any http(s) target because the post is
+    answered by a redirect to the network's autologin page, which CSP also checks."""
+    ancestors = " ".join(["'self'", *allowed_origins])
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+              f"form-action 'self' http: https:; frame-ancestors {ancestors}; base-uri 'none'")
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store"}
+
+
+def wants_json(request: Request) -> bool:
+    """The client asked for JSON (``embed.js``) rather than a page."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
