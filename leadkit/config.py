@@ -1,54 +1,43 @@
 """leadkit's configuration: one TOML file, validated once, at start-up.
 
-Precedence, one rule for every key: a Python keyword argument, then the
-environment, then the file, then the default. The environment supplies the
-two secrets (``LEADKIT_KEY`` for ``network.key``, ``LEADKIT_SECRET`` for
-``site.secret``) and the file's path (``LEADKIT_CONFIG``).
+Precedence, one rule for every key: a Python keyword argument, then the environment, then the
+file, then the default. The environment supplies the two secrets (``LEADKIT_KEY`` for
+``network.key``, ``LEADKIT_SECRET`` for ``site.secret``) and the file's path (``LEADKIT_CONFIG``).
 
-Every problem is reported at once, each naming the key, the bad value and the
-fix. Secret values are never repeated in an error message.
+Each setting is declared once, as a field of its section below (see :mod:`leadkit.settings`), and
+each rule between settings once, after them, each with an id of its own. Every problem is reported
+at once, naming the key, the bad value and the fix; secret values are never repeated.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
-import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import urlsplit
-
-import phonenumbers
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from .errors import ConfigError, Problem
+from .settings import (FIELD_VALUE, FLAG, NEW_SECRET, ORIGIN, Constraint, Invalid, IPNetwork, Section, check, choice,
+                       http_url, identifier, items, label, location, networks, number, region, secret_text, setting,
+                       table, text)
 from .tags import STANDARD_TAGS
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "FormConfig",
-    "NetworkConfig",
-    "OfferConfig",
-    "SiteConfig",
-    "TagsConfig",
-    "JournalConfig",
-    "LimitsConfig",
-    "CLOUDFLARE_NETWORKS",
-    "load_config",
-    "OPTIONAL_ORDER_FIELDS",
-    "STATIC_FIELDS",
-]
+__all__ = ["CALLS", "CLOUDFLARE_NETWORKS", "CONSTRAINTS", "Config", "ConfigError", "FormConfig", "JournalConfig", "LimitsConfig",
+           "NetworkConfig", "OPTIONAL_ORDER_FIELDS", "OfferConfig", "SETTINGS", "STATIC_FIELDS", "SiteConfig",
+           "TagsConfig", "config_from_mapping", "load_config"]
 
 ROLES = ("wm", "ext", "comp")
+#: The lead call of each role.
+CALLS: Mapping[str, str] = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}
 DIALECTS = ("dalead", "moe")
-MIN_SECRET_LENGTH = 16
 
 #: Order fields a form may show besides ``name`` and ``phone``.
 OPTIONAL_ORDER_FIELDS = ("email", "comment", "last", "index", "addr", "area", "city", "street", "count")
@@ -60,12 +49,6 @@ STATIC_FIELDS = {
             "item", "items", "params"),
 }
 
-_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
-_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
-_ORDER_AND_TAG_NAMES = frozenset(("name", "phone", *OPTIONAL_ORDER_FIELDS, *STANDARD_TAGS))
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 #: Cloudflare's published edge ranges, copied from https://www.cloudflare.com/ips/ (verify them there), for
 #: ``site.trusted_networks = ["cloudflare"]``. Check them against that page when you rely on them.
 CLOUDFLARE_NETWORKS = (
@@ -75,108 +58,217 @@ CLOUDFLARE_NETWORKS = (
     "2400:cb00::/32", "2606:4700::/32", "2803:f800::/32", "2405:b500::/32", "2405:8100::/32",
     "2a06:98c0::/29", "2c0f:f248::/32",
 )
-_MOUNT = re.compile(r"^(/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+$")
+
+_HOSTS = items(text(pattern=r"(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*", lower=True),
+               "must be a list of host names, like ['cabinet.example.com', '*.example.com']")
+_TAG_NAME = r"[A-Za-z][A-Za-z0-9_]{0,39}"
+_DAY = 86400
+_SECONDS = "must be a number of seconds from {low} to {high}"
+_FOLDER = location("must be a folder path", folder=True)
 
 
-class ConfigError(ValueError):
-    """The configuration is unusable. ``problems`` lists one sentence per bad key."""
-
-    def __init__(self, problems: list[str], source: str | None = None) -> None:
-        self.problems = problems
-        self.source = source
-        where = f" in {source}" if source else ""
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"leadkit configuration{where} has {len(problems)} problem(s):\n{lines}")
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
-    api: str
-    key: str = field(repr=False)
-    role: str = "wm"
-    dialect: str = "dalead"
-    timeout: float = 10.0
-    redirect_hosts: tuple[str, ...] = ()
+# -- the settings, each declared once: rule, id, README line, default --------------------------
+
+
+class NetworkConfig(Section, section="network"):
+    api: str = setting(http_url("must be the network's API base URL, like 'https://lk.dalead.pro/api'"), "leadkit.E010",
+                       "the API base URL; leadkit appends `/wm/push.json`, `/ext/add.json` or `/comp/add.json`")
+    key: str = setting(secret_text("LEADKIT_KEY", "the id= value of the API URL, like '123-0f3a...'", token=True),
+                       "leadkit.E011", "the `?id=` value; never shown in pages, logs or errors")
+    role: str = setting(choice(ROLES), "leadkit.E012",
+                        "`wm` (webmaster with a flow), `ext` (agency), `comp` (supplier)", default="wm")
+    dialect: str = setting(choice(DIALECTS), "leadkit.E013", "`dalead` (`utm_*`, `subid`, `sub1`..`sub5`, `mobile`, "
+                           "`phonecc`, `comment`, `last`) or `moe` (`us`/`um`/`uc`/`un`/`ut`, `params[...]`, `comm`)",
+                           default="dalead")
+    timeout: float = setting(number(float, 0, 120, "must be a number of seconds between {low} and {high}",
+                                    above=True), "leadkit.E014", "seconds for one API call (0 to 120)", default=10.0)
+    redirect_hosts: tuple[str, ...] = setting(_HOSTS, "leadkit.E015", "when set, autologin redirects only to these "
+                                              'hosts (`"*.example.com"` allows subdomains)', default=())
 
     def call_url(self) -> str:
         """The URL of the lead call for this role, without the key."""
-        path = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}[self.role]
-        return f"{self.api}/{path}.json"
+        return f"{self.api}/{CALLS[self.role]}.json"
 
 
-@dataclass(frozen=True)
-class OfferConfig:
-    offer: int
-    country: str
-    flow: int | None = None
-    countries: tuple[str, ...] = ()
-    source: str | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
+class OfferConfig(Section, section="offer"):
+    offer: int = setting(identifier("must be the offer's numeric id, like 217"), "leadkit.E020", "the offer id")
+    country: str = setting(region("must be the offer's two-letter country code, like 'kz'", lower=True),
+                           "leadkit.E021", "the offer's two-letter country: the phone's region and the `country` field")
+    flow: int | None = setting(identifier("must be your flow's numeric id, like 42"), "leadkit.E022",
+                               "your flow id; required for role `wm`", default=None)
+    countries: tuple[str, ...] | None = setting(
+        items(region(), "must be a list of two-letter country codes, like ['kz', 'kg']", nonempty=True),
+        "leadkit.E023", 'phone countries accepted, e.g. `["kz", "kg"]` (none: `offer.country` alone)', default=None)
+    source: str | None = setting(label("must be your source or webmaster id as text, like '77'"), "leadkit.E024",
+                                 "role `ext` only: your source id, sent as `exts` (dalead) or `wm` (moe)", default=None)
+    fields: Mapping[str, object] = setting(
+        table(text(), FIELD_VALUE, "must be a table of field = value, like { currency = 'kzt', base = 9900 }"),
+        "leadkit.E025", f"static fields sent with every lead: {_listed(STATIC_FIELDS['dalead'])}; `moe` also "
+        f"{_listed(STATIC_FIELDS['moe'][len(STATIC_FIELDS['dalead']):])}", default={})
 
 
-@dataclass(frozen=True)
-class SiteConfig:
-    secret: str = field(repr=False)
-    mount: str = "/leadkit"
-    trusted_proxies: int = 0
-    pages: Path | None = None
-    templates: Path | None = None
-    allowed_origins: tuple[str, ...] = ()
-    ip_header: str | None = None
-    trusted_networks: tuple[IPNetwork, ...] = ()
-    honeypot: str = "website"
-    min_fill_seconds: float = 3.0
-    token_max_age: int = 86400
-    max_body: int = 16384
-    landing_hosts: tuple[str, ...] = ()
+class SiteConfig(Section, section="site"):
+    secret: str = setting(secret_text("LEADKIT_SECRET", f"a long random text ({NEW_SECRET})", min_length=16),
+                          "leadkit.E030", "signs cookies; at least 16 characters")
+    mount: str = setting(text("must be a URL path like '/leadkit', with no trailing slash",
+                              r"(/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+"),
+                         "leadkit.E031", "the prefix of leadkit's own routes", default="/leadkit")
+    trusted_proxies: int = setting(
+        number(int, 0, 10, "must be the number of reverse proxies in front of leadkit, {low} to {high}"),
+        "leadkit.E032", "reverse proxies in front whose `X-Forwarded-For` hop is trusted (0 to 10)", default=0)
+    pages: Path | None = setting(_FOLDER, "leadkit.E033", "standalone server: the folder of landing pages",
+                                 default=None)
+    templates: Path | None = setting(_FOLDER, "leadkit.E034",
+                                     "a folder whose templates override the built-in ones by name", default=None)
+    allowed_origins: tuple[str, ...] = setting(
+        items(ORIGIN, "must be a list of origins like ['https://promo.example']"), "leadkit.E035",
+        'other sites that may post the form and frame it (prelandings), like `"https://promo.example"`; '
+        "CORS follows this list", default=())
+    ip_header: str | None = setting(
+        text("must be an HTTP header name like 'CF-Connecting-IP'", r"[A-Za-z0-9-]{1,64}"), "leadkit.E036",
+        'a header with the client IP set by a CDN (`"CF-Connecting-IP"`, `"X-Real-IP"`), honoured only from '
+        "`site.trusted_networks`", default=None)
+    trusted_networks: tuple[IPNetwork, ...] = setting(
+        networks("must be a list of CIDRs like ['10.0.0.0/8'], or 'cloudflare'", {"cloudflare": CLOUDFLARE_NETWORKS}),
+        "leadkit.E037", 'CIDRs whose `site.ip_header` is believed; `"cloudflare"` adds Cloudflare\'s published ranges',
+        default=())
+    honeypot: str = setting(
+        text("must be a form field name no real field uses, like 'website'", r"[A-Za-z][A-Za-z0-9_-]{0,39}",
+             refused=("name", "phone", *OPTIONAL_ORDER_FIELDS, *STANDARD_TAGS)),
+        "leadkit.E038", "the name of the hidden trap field bots fill in", default="website")
+    min_fill_seconds: float = setting(number(float, 0, 600), "leadkit.E039",
+                                      "a form sent sooner after it was shown is a bot's", default=3.0)
+    token_max_age: int = setting(number(int, 60, 30 * _DAY), "leadkit.E040", "seconds a rendered form stays valid",
+                                 default=_DAY)
+    max_body: int = setting(number(int, 1024, 1024 * 1024), "leadkit.E041",
+                            "bytes an order post may have; a larger one gets `413` unread", default=16384)
+    landing_hosts: tuple[str, ...] = setting(_HOSTS, "leadkit.E042", "standalone server: hosts "
+                                             '(`"landing.example.com"`, `"*.example.com"`) whose links on served pages '
+                                             "get the visitor's tags, besides the site's own", default=())
 
 
-@dataclass(frozen=True)
-class LimitsConfig:
-    """Orders allowed per client IP and per phone within a window of seconds (0 orders: no limit)."""
-
-    ip_orders: int = 10
-    ip_window: int = 600
-    phone_orders: int = 3
-    phone_window: int = 86400
-
-
-@dataclass(frozen=True)
-class TagsConfig:
-    extra: tuple[str, ...] = ()
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    cookie: str = "leadkit_tags"
-    days: int = 30
+class TagsConfig(Section, section="tags"):
+    extra: tuple[str, ...] = setting(
+        items(text(pattern=_TAG_NAME, refused=STANDARD_TAGS),
+              "must be a list of tag names like ['gclid', 'fbclid'], none of them a standard tag"),
+        "leadkit.E050", "more tag names to capture (dialect `moe`: sent as `params[name]`)", default=())
+    aliases: Mapping[str, str] = setting(
+        table(text(pattern=_TAG_NAME), text("must be a tag name", _TAG_NAME),
+              "maps query parameters to tag names, like clickid = 'subid'"),
+        "leadkit.E051", 'query parameters mapped onto tags, e.g. `{ clickid = "subid" }`', default={})
+    cookie: str = setting(text("must be a cookie name of letters, digits, '_' or '-'", r"[A-Za-z0-9_-]{1,64}"),
+                          "leadkit.E052", "the tag cookie's name", default="leadkit_tags")
+    days: int = setting(number(int, 1, 400, "must be how many days the tags are kept, {low} to {high}"),
+                        "leadkit.E053", "how long the tag cookie lives", default=30)
 
     @property
     def names(self) -> tuple[str, ...]:
         return STANDARD_TAGS + self.extra
 
 
-@dataclass(frozen=True)
-class FormConfig:
-    fields: tuple[str, ...] = ()
-    title: str = "Order now"
-    submit: str = "Order"
-    note: str = "Our operator will call you to confirm the order."
+class FormConfig(Section, section="form"):
+    fields: tuple[str, ...] = setting(
+        items(choice(OPTIONAL_ORDER_FIELDS),
+              f"lists the optional fields the form shows, among {', '.join(OPTIONAL_ORDER_FIELDS)}"),
+        "leadkit.E060", f"optional fields the form shows: {_listed(OPTIONAL_ORDER_FIELDS)}", default=())
+    title: str = setting(text(), "leadkit.E061", "the form's heading", default="Order now")
+    submit: str = setting(text(), "leadkit.E062", "the button's label", default="Order")
+    note: str = setting(text(), "leadkit.E063", "the small print under the button",
+                        default="Our operator will call you to confirm the order.")
 
 
-@dataclass(frozen=True)
-class JournalConfig:
+class LimitsConfig(Section, section="limits"):
+    """Orders allowed per client IP and per phone within a window of seconds (0 orders: no limit)."""
+
+    ip_orders: int = setting(number(int, 0, 100000), "leadkit.E070", "new orders per client IP within "
+                             "`limits.ip_window` (0: no limit); generous, as mobile carriers put many customers "
+                             "behind one address", default=10)
+    ip_window: int = setting(number(int, 1, 30 * _DAY), "leadkit.E071", "seconds", default=600)
+    phone_orders: int = setting(number(int, 0, 100000), "leadkit.E072",
+                                "new orders per phone within `limits.phone_window` (0: no limit)", default=3)
+    phone_window: int = setting(number(int, 1, 30 * _DAY), "leadkit.E073", "seconds", default=_DAY)
+
+
+class JournalConfig(Section, section="journal"):
     """Where leads are kept, and how they are retried (seconds throughout)."""
 
-    path: Path = Path("leadkit.db")
-    max_age: float = 86400.0
-    lease: float = 60.0
-    double_submit: float = 120.0
-    retry_base: float = 5.0
-    retry_cap: float = 900.0
-    poll: float = 2.0
-    relay: bool = True
+    path: Path = setting(location("must be the journal file's path, like 'leadkit.db'"), "leadkit.E080",
+                         "the lead journal (SQLite, mode 0600); refused inside `site.pages`",
+                         default=Path("leadkit.db"))
+    max_age: float = setting(number(float, 60, 30 * _DAY, _SECONDS), "leadkit.E081",
+                             "seconds a lead is retried before it is `dead` (logged at ERROR)", default=86400.0)
+    lease: float = setting(number(float, 2, 600, _SECONDS), "leadkit.E082",
+                           "seconds a sender holds a lead; must exceed twice `network.timeout`", default=60.0)
+    double_submit: float = setting(number(float, 0, 3600, _SECONDS), "leadkit.E083",
+                                   "seconds within which the same order again is the same lead", default=120.0)
+    retry_base: float = setting(number(float, 0.1, 3600, _SECONDS), "leadkit.E084",
+                                "first retry delay in seconds; doubles each attempt, jittered", default=5.0)
+    retry_cap: float = setting(number(float, 1, _DAY, _SECONDS), "leadkit.E085",
+                               "longest retry delay in seconds (a longer `Retry-After` is honoured)", default=900.0)
+    poll: float = setting(number(float, 0.05, 300, _SECONDS), "leadkit.E086",
+                          "seconds between the relay's looks for due leads", default=2.0)
+    relay: bool = setting(FLAG, "leadkit.E087",
+                          "run the retry loop in the server process (else: `leadkit journal retry` from cron)",
+                          default=True)
+
+
+SECTIONS = (NetworkConfig, OfferConfig, SiteConfig, TagsConfig, FormConfig, LimitsConfig, JournalConfig)
+#: Every setting, in the README's order.
+SETTINGS = tuple(s for section in SECTIONS for s in section.settings)
+
+
+# -- the rules between settings: each an id, the settings it reads (a problem is filed under the first),
+# and what is wrong given their values; a rule waits until the settings it reads are good --------------
+
+CONSTRAINTS = (
+    Constraint("leadkit.E090", ("offer.flow", "network.role"), lambda flow, role: [
+        Invalid("is required when network.role = 'wm': set it to your flow's numeric id")
+    ] if flow is None and role == "wm" else []),
+    Constraint("leadkit.E091", ("offer.source", "network.role"), lambda source, role: [
+        Invalid(f"is only sent with network.role = 'ext' (role is {role!r}): remove it", source)
+    ] if source is not None and role != "ext" else []),
+    Constraint("leadkit.E092", ("offer.fields", "network.dialect"), lambda fields, dialect: [
+        Invalid(f"is not a field the {dialect!r} dialect takes with every lead (allowed: "
+                f"{', '.join(STATIC_FIELDS[dialect])})", value, sub=name)
+        for name, value in fields.items() if name not in STATIC_FIELDS[dialect]]),
+    Constraint("leadkit.E093", ("tags.extra", "network.dialect"), lambda extra, dialect: [
+        Invalid("needs network.dialect = 'moe' (sent as params[...]); the dalead dialect has no custom fields: map "
+                "them onto subid, uuid or sub1..sub5 with [tags.aliases] instead", extra)
+    ] if extra and dialect != "moe" else []),
+    Constraint("leadkit.E094", ("tags.aliases", "tags.extra"), lambda aliases, extra: [
+        Invalid(f"maps {alias!r} to {tag!r}, which is not a tag: use one of {', '.join(STANDARD_TAGS + extra)}",
+                tag, sub=alias)
+        for alias, tag in aliases.items() if tag not in STANDARD_TAGS + extra]),
+    Constraint("leadkit.E095", ("site.ip_header", "site.trusted_networks"), lambda header, networks: [
+        Invalid("needs site.trusted_networks: the header is honoured only from those peers (for Cloudflare: "
+                "trusted_networks = ['cloudflare'])", header)
+    ] if header is not None and not networks else []),
+    Constraint("leadkit.E096", ("journal.lease", "network.timeout"), lambda lease, timeout: [
+        Invalid(f"({lease:g} s) must be more than twice network.timeout ({timeout:g} s), so that a slow attempt "
+                "keeps its lead", lease)
+    ] if lease <= 2 * timeout else []),
+    Constraint("leadkit.E097", ("journal.path", "site.pages"), lambda path, pages: [
+        Invalid(f"{str(path)!r} lies inside site.pages, which is served to the world: the journal holds customers' "
+                "names and phones; keep it elsewhere", path)
+    ] if pages is not None and path.is_relative_to(pages) else []),
+)
+
+
+def _problems_between(values: Mapping[str, object]) -> list[Problem]:
+    return [problem for constraint in CONSTRAINTS for problem in constraint.problems(values)]
+
+
+# -- the whole configuration ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Config:
+    """Every section, checked; making one also checks the rules between settings."""
+
     network: NetworkConfig
     offer: OfferConfig
     site: SiteConfig
@@ -186,33 +278,19 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: str | None = None
 
+    def __post_init__(self) -> None:
+        problems = _problems_between({s.name: getattr(getattr(self, s.section), s.key) for s in SETTINGS})
+        if problems:
+            raise ConfigError(problems, self.source)
+
     @property
     def phone_regions(self) -> tuple[str, ...]:
         """Regions (upper-case ISO codes) whose phone numbers the offer accepts."""
         return self.offer.countries or (self.offer.country.upper(),)
 
 
-_SCHEMA: dict[str, dict[str, Any]] = {
-    "network": {"api": None, "key": None, "role": "wm", "dialect": "dalead", "timeout": 10, "redirect_hosts": []},
-    "offer": {"offer": None, "flow": None, "country": None, "countries": None, "source": None, "fields": {}},
-    "site": {"secret": None, "mount": "/leadkit", "trusted_proxies": 0, "pages": None, "templates": None,
-             "allowed_origins": [], "ip_header": None, "trusted_networks": [], "honeypot": "website",
-             "min_fill_seconds": 3, "token_max_age": 86400, "max_body": 16384, "landing_hosts": []},
-    "limits": {"ip_orders": 10, "ip_window": 600, "phone_orders": 3, "phone_window": 86400},
-    "tags": {"extra": [], "aliases": {}, "cookie": "leadkit_tags", "days": 30},
-    "form": {"fields": [], "title": FormConfig.title, "submit": FormConfig.submit, "note": FormConfig.note},
-    "journal": {"path": "leadkit.db", "max_age": 86400, "lease": 60, "double_submit": 120, "retry_base": 5,
-                "retry_cap": 900, "poll": 2, "relay": True},
-}
-_ENVIRONMENT = {("network", "key"): "LEADKIT_KEY", ("site", "secret"): "LEADKIT_SECRET"}
-
-
-def load_config(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    **sections: Mapping[str, Any] | None,
-) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
+                **sections: Mapping[str, object] | None) -> Config:
     """Read, merge and validate the configuration.
 
     ``path`` (or ``LEADKIT_CONFIG``) names a TOML file; it may be omitted when
@@ -221,457 +299,66 @@ def load_config(
     """
     env = os.environ if environ is None else environ
     path = path or env.get("LEADKIT_CONFIG") or None
-    data: dict[str, Any] = {}
-    base_dir = Path.cwd()
-    source = None
-    if path is not None:
-        source = str(path)
-        data = _read_toml(Path(path))
-        base_dir = Path(path).resolve().parent
+    data, base_dir, source = ({}, None, None) if path is None else (
+        _read_toml(Path(path)), Path(path).resolve().parent, str(path))
     return config_from_mapping(data, environ=env, base_dir=base_dir, source=source, **sections)
 
 
-def config_from_mapping(
-    data: Mapping[str, Any],
-    *,
-    environ: Mapping[str, str] | None = None,
-    base_dir: Path | None = None,
-    source: str | None = None,
-    **sections: Mapping[str, Any] | None,
-) -> Config:
+def config_from_mapping(data: Mapping[str, object], *, environ: Mapping[str, str] | None = None,
+                        base_dir: Path | None = None, source: str | None = None,
+                        **sections: Mapping[str, object] | None) -> Config:
     """Validate configuration given as nested mappings (a parsed file, Django settings)."""
-    env = os.environ if environ is None else environ
-    problems: list[str] = []
-    merged = _merge(data, sections, env, problems)
-    check = _Checker(merged, problems, base_dir or Path.cwd())
-    config = check.build(source)
-    if problems or config is None:
+    raw, problems = _merge(data, sections, os.environ if environ is None else environ)
+    values, bad = check(SETTINGS, raw, base_dir or Path.cwd())
+    problems += bad + _problems_between(values)
+    if problems:
         raise ConfigError(problems, source)
-    return config
+    parts: dict[str, Any] = {cls.name: cls(**{s.key: values[s.name] for s in cls.settings}) for cls in SECTIONS}
+    return Config(**parts, source=source)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> Mapping[str, object]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError([f"the configuration file {str(path)!r} does not exist"], str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"the file is not valid TOML: {exc}"], str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError(["the file is not UTF-8 text: save it as UTF-8"], str(path)) from None
+        problem = Problem(None, f"the configuration file {str(path)!r} does not exist", "leadkit.E003")
     except OSError as exc:
-        raise ConfigError([f"the configuration file {str(path)!r} cannot be read: {exc.strerror}"], str(path)) from None
+        problem = Problem(None, f"the configuration file {str(path)!r} cannot be read: {exc.strerror}", "leadkit.E004")
+    except UnicodeDecodeError:
+        problem = Problem(None, "the file is not UTF-8 text: save it as UTF-8", "leadkit.E005")
+    except tomllib.TOMLDecodeError as exc:
+        problem = Problem(None, f"the file is not valid TOML: {exc}", "leadkit.E006")
+    raise ConfigError([problem], str(path))
 
 
-def _merge(
-    data: Mapping[str, Any], sections: Mapping[str, Any], env: Mapping[str, str], problems: list[str]
-) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {name: {} for name in _SCHEMA}
-    for layer_name, layer in (("file", data), ("argument", sections)):
-        for section, values in layer.items():
-            if values is None:
-                continue
-            if section not in _SCHEMA:
-                problems.append(f"unknown section [{section}] ({layer_name}){_did_you_mean(section, _SCHEMA)}")
-                continue
-            if not isinstance(values, Mapping):
-                problems.append(f"[{section}] must be a table of keys (got {type(values).__name__})")
-                continue
-            for key, value in values.items():
-                if key not in _SCHEMA[section]:
-                    problems.append(f"unknown key {section}.{key}{_did_you_mean(key, _SCHEMA[section])}")
-                else:
-                    merged[section][key] = value
-    for (section, key), var in _ENVIRONMENT.items():
-        # The environment outranks the file but not an explicit argument.
-        if env.get(var) and key not in (sections.get(section) or {}):
-            merged[section][key] = env[var]
-    for section, defaults in _SCHEMA.items():
-        for key, default in defaults.items():
-            merged[section].setdefault(key, default)
-    return merged
+def _merge(data: Mapping[str, object], sections: Mapping[str, object],
+           env: Mapping[str, str]) -> tuple[dict[str, object], list[Problem]]:
+    """The values given, by dotted name (an argument over the environment over the file), and the
+    problems of unknown sections and keys."""
+    known = {cls.name: [s.key for s in cls.settings] for cls in SECTIONS}
+    raw: dict[str, object] = {}
+    problems = []
+    for origin, layer in (("file", data), ("argument", sections)):
+        for section, values in ((section, values) for section, values in layer.items() if values is not None):
+            if section not in known:
+                problems.append(Problem(f"[{section}]", f"unknown section [{section}] ({origin})"
+                                        f"{_did_you_mean(section, known)}", "leadkit.E007"))
+            elif not isinstance(values, Mapping):
+                problems.append(Problem(f"[{section}]", f"[{section}] must be a table of keys "
+                                        f"(got {type(values).__name__})", "leadkit.E008"))
+            else:  # an unknown key's value is not kept: it may be a secret under a misspelt key
+                raw.update((f"{section}.{key}", value) for key, value in values.items() if key in known[section])
+                problems += [Problem(f"{section}.{key}", f"unknown key {section}.{key}"
+                                     f"{_did_you_mean(key, known[section])}", "leadkit.E009")
+                             for key in values if key not in known[section]]
+    for s in SETTINGS:
+        given = sections.get(s.section)
+        if s.rule.env and env.get(s.rule.env) and not (isinstance(given, Mapping) and s.key in given):
+            raw[s.name] = env[s.rule.env]
+    return raw, problems
 
 
-def _did_you_mean(word: str, choices: Mapping[str, Any]) -> str:
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(choices)}"
-
-
-class _Checker:
-    """Turns merged raw values into frozen config objects, collecting problems."""
-
-    def __init__(self, raw: dict[str, dict[str, Any]], problems: list[str], base_dir: Path) -> None:
-        self.raw = raw
-        self.problems = problems
-        self.base_dir = base_dir
-
-    def fail(self, message: str) -> None:
-        self.problems.append(message)
-
-    def build(self, source: str | None) -> Config | None:
-        network = self.network()
-        # Check the other sections against the role and dialect asked for, even
-        # when another [network] key is wrong, so that every problem shows at once.
-        role = self.raw["network"]["role"] if self.raw["network"]["role"] in ROLES else None
-        dialect = self.raw["network"]["dialect"] if self.raw["network"]["dialect"] in DIALECTS else None
-        offer = self.offer(role)
-        site = self.site()
-        tags = self.tags(dialect)
-        form = self.form()
-        journal = self.journal(site, network)
-        limits = self.limits()
-        if None in (network, offer, site, tags, form, journal, limits):
-            return None
-        return Config(network=network, offer=offer, site=site, tags=tags, form=form,  # type: ignore[arg-type]
-                      journal=journal, limits=limits, source=source)  # type: ignore[arg-type]
-
-    # -- sections ---------------------------------------------------------------
-
-    def network(self) -> NetworkConfig | None:
-        raw = self.raw["network"]
-        api = raw["api"]
-        ok = True
-        if not isinstance(api, str) or not _is_http_url(api):
-            # A pasted call URL carries the key (?id=) and a URL may carry a password: never echo those.
-            shown = repr(api) if not isinstance(api, str) or not re.search(r"[?#@]", api) else \
-                "a URL with a query string or user info; the key belongs in network.key"
-            self.fail(f"network.api must be the network's API base URL, like 'https://lk.dalead.pro/api' (got {shown})")
-            ok = False
-        key = raw["key"].strip() if isinstance(raw["key"], str) else raw["key"]
-        if not isinstance(key, str) or not key:
-            self.fail("network.key is missing: set it in the file or in the environment variable LEADKIT_KEY "
-                      "(the id= value of the API URL, like '123-0f3a...')")
-            ok = False
-        elif any(c.isspace() or ord(c) < 32 for c in key):
-            self.fail(f"network.key must not contain spaces or control characters (got a value of {len(key)} characters)")
-            ok = False
-        role = raw["role"]
-        if role not in ROLES:
-            self.fail(f"network.role must be one of {', '.join(ROLES)} (got {role!r})")
-            ok = False
-        dialect = raw["dialect"]
-        if dialect not in DIALECTS:
-            self.fail(f"network.dialect must be one of {', '.join(DIALECTS)} (got {dialect!r})")
-            ok = False
-        timeout = raw["timeout"]
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 120:
-            self.fail(f"network.timeout must be a number of seconds between 0 and 120 (got {timeout!r})")
-            ok = False
-        hosts = raw["redirect_hosts"]
-        if not isinstance(hosts, list) or not all(isinstance(h, str) and _HOST_PATTERN.match(h) for h in hosts):
-            self.fail(f"network.redirect_hosts must be a list of host names for autologin redirects, like "
-                      f"['cabinet.example.com', '*.example.com'] (got {hosts!r})")
-            ok = False
-        if not ok:
-            return None
-        return NetworkConfig(api=api.rstrip("/"), key=key, role=role, dialect=dialect, timeout=float(timeout),
-                             redirect_hosts=tuple(h.lower() for h in hosts))
-
-    def offer(self, role: str | None) -> OfferConfig | None:
-        raw = self.raw["offer"]
-        ok = True
-        offer = _positive_int(raw["offer"])
-        if offer is None:
-            self.fail(f"offer.offer must be the offer's numeric id, like 217 (got {raw['offer']!r})")
-            ok = False
-        flow = None
-        if raw["flow"] is not None:
-            flow = _positive_int(raw["flow"])
-            if flow is None:
-                self.fail(f"offer.flow must be your flow's numeric id, like 42 (got {raw['flow']!r})")
-                ok = False
-        elif role == "wm":
-            self.fail("offer.flow is required when network.role = 'wm': set it to your flow's numeric id")
-            ok = False
-        country = _region(raw["country"])
-        if country is None:
-            self.fail(f"offer.country must be the offer's two-letter country code, like 'kz' (got {raw['country']!r})")
-            ok = False
-        countries: tuple[str, ...] = ()
-        if raw["countries"] is not None:
-            regions = [_region(c) for c in raw["countries"]] if isinstance(raw["countries"], list) else [None]
-            if not regions or None in regions:
-                self.fail(f"offer.countries must be a list of two-letter country codes, like ['kz', 'kg'] "
-                          f"(got {raw['countries']!r})")
-                ok = False
-            else:
-                countries = tuple(dict.fromkeys(r for r in regions if r))
-        source = raw["source"]
-        if source is not None:
-            if role is not None and role != "ext":
-                self.fail(f"offer.source is only sent with network.role = 'ext' (role is {role!r}): remove it")
-                ok = False
-            elif not isinstance(source, (str, int)) or isinstance(source, bool) or not str(source).strip():
-                self.fail(f"offer.source must be your source or webmaster id as text, like '77' (got {source!r})")
-                ok = False
-            else:
-                source = str(source).strip()
-        fields = self.static_fields(raw["fields"])
-        if not ok or fields is None:
-            return None
-        return OfferConfig(offer=offer, country=country.lower(), flow=flow, countries=countries,  # type: ignore[union-attr]
-                           source=source, fields=fields)
-
-    def static_fields(self, fields: Any) -> dict[str, Any] | None:
-        if not isinstance(fields, Mapping):
-            self.fail(f"[offer.fields] must be a table of field = value (got {fields!r})")
-            return None
-        dialect = self.raw["network"]["dialect"]
-        dialect = dialect if isinstance(dialect, str) and dialect in STATIC_FIELDS else "moe"
-        allowed = STATIC_FIELDS[dialect]
-        ok = True
-        for name, value in fields.items():
-            if name not in allowed:
-                self.fail(f"offer.fields.{name} is not a field the {dialect!r} dialect takes with every lead "
-                          f"(allowed: {', '.join(allowed)})")
-                ok = False
-            elif not _is_field_value(value):
-                self.fail(f"offer.fields.{name} must be text, a number, or (moe items/params) a list or table "
-                          f"of them (got {value!r})")
-                ok = False
-        return dict(fields) if ok else None
-
-    def site(self) -> SiteConfig | None:
-        raw = self.raw["site"]
-        ok = True
-        secret = raw["secret"]
-        if not isinstance(secret, str) or not secret:
-            self.fail("site.secret is missing: set it in the file or in LEADKIT_SECRET to a long random text "
-                      "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
-            ok = False
-        elif len(secret) < MIN_SECRET_LENGTH:
-            self.fail(f"site.secret is too short ({len(secret)} characters): use at least {MIN_SECRET_LENGTH} random "
-                      "characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')")
-            ok = False
-        mount = raw["mount"]
-        if not isinstance(mount, str) or not _MOUNT.match(mount):
-            self.fail(f"site.mount must be a URL path like '/leadkit', with no trailing slash (got {mount!r})")
-            ok = False
-        proxies = raw["trusted_proxies"]
-        if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
-            self.fail(f"site.trusted_proxies must be the number of reverse proxies in front of leadkit, 0 to 10 "
-                      f"(got {proxies!r})")
-            ok = False
-        pages = self.folder("site.pages", raw["pages"])
-        templates = self.folder("site.templates", raw["templates"])
-        origins = self.origins(raw["allowed_origins"])
-        networks = self.networks(raw["trusted_networks"])
-        header = raw["ip_header"]
-        if header is not None and (not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]{1,64}$", header)):
-            self.fail(f"site.ip_header must be an HTTP header name like 'CF-Connecting-IP' (got {header!r})")
-            ok = False
-        elif header is not None and not networks:
-            self.fail("site.ip_header needs site.trusted_networks: the header is honoured only from those peers "
-                      "(for Cloudflare: trusted_networks = ['cloudflare'])")
-            ok = False
-        landing_hosts = raw["landing_hosts"]
-        if not isinstance(landing_hosts, list) or not all(isinstance(h, str) and _HOST_PATTERN.match(h)
-                                                          for h in landing_hosts):
-            self.fail(f"site.landing_hosts must be a list of host names whose links get the visitor's tags, like "
-                      f"['landing.example.com', '*.example.com'] (got {landing_hosts!r})")
-            ok = False
-        honeypot = raw["honeypot"]
-        if not isinstance(honeypot, str) or not _FIELD_NAME.match(honeypot) or honeypot in _ORDER_AND_TAG_NAMES:
-            self.fail(f"site.honeypot must be a form field name no real field uses, like 'website' (got {honeypot!r})")
-            ok = False
-        numbers = self.numbers("site", raw, {"min_fill_seconds": (0, 600), "token_max_age": (60, 30 * 86400),
-                                             "max_body": (1024, 1024 * 1024)})
-        if not ok or pages is False or templates is False or origins is None or networks is None or numbers is None:
-            return None
-        return SiteConfig(secret=secret, mount=mount, trusted_proxies=proxies,  # type: ignore[arg-type]
-                          pages=pages or None, templates=templates or None,  # type: ignore[arg-type]
-                          allowed_origins=origins, ip_header=header, trusted_networks=networks, honeypot=honeypot,
-                          min_fill_seconds=numbers["min_fill_seconds"], token_max_age=int(numbers["token_max_age"]),
-                          max_body=int(numbers["max_body"]),
-                          landing_hosts=tuple(h.lower() for h in landing_hosts))
-
-    def numbers(self, section: str, raw: Mapping[str, Any], limits: Mapping[str, tuple[float, float]]
-                ) -> dict[str, float] | None:
-        """Check numeric keys against their ranges; None when any is bad."""
-        values: dict[str, float] = {}
-        for key, (low, high) in limits.items():
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                self.fail(f"{section}.{key} must be a number from {low:g} to {high:g} (got {value!r})")
-            else:
-                values[key] = value
-        return values if len(values) == len(limits) else None
-
-    def origins(self, value: Any) -> tuple[str, ...] | None:
-        if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
-            self.fail(f"site.allowed_origins must be a list of origins like ['https://promo.example'] (got {value!r})")
-            return None
-        cleaned = []
-        for origin in value:
-            parts = urlsplit(origin) if _is_http_url(origin) else None
-            if parts is None or parts.path not in ("", "/"):
-                self.fail(f"site.allowed_origins: {origin!r} is not an origin: write scheme and host, like "
-                          "'https://promo.example' (no path)")
-                return None
-            cleaned.append(f"{parts.scheme}://{parts.netloc.lower()}")
-        return tuple(cleaned)
-
-    def networks(self, value: Any) -> tuple[IPNetwork, ...] | None:
-        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-            self.fail(f"site.trusted_networks must be a list of CIDRs like ['10.0.0.0/8'], or 'cloudflare' "
-                      f"(got {value!r})")
-            return None
-        networks: list[IPNetwork] = []
-        for item in value:
-            if item.lower() == "cloudflare":
-                networks.extend(ipaddress.ip_network(n) for n in CLOUDFLARE_NETWORKS)
-                continue
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                self.fail(f"site.trusted_networks: {item!r} is not a network like '173.245.48.0/20'")
-                return None
-        return tuple(networks)
-
-    def limits(self) -> LimitsConfig | None:
-        numbers = self.numbers("limits", self.raw["limits"], {
-            "ip_orders": (0, 100000), "ip_window": (1, 30 * 86400), "phone_orders": (0, 100000),
-            "phone_window": (1, 30 * 86400)})
-        if numbers is None:
-            return None
-        return LimitsConfig(**{k: int(v) for k, v in numbers.items()})
-
-    def folder(self, name: str, value: Any) -> Path | None | bool:
-        if value is None:
-            return None
-        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
-            self.fail(f"{name} must be a folder path (got {value!r})")
-            return False
-        path = (self.base_dir / value).resolve()
-        if not path.is_dir():
-            self.fail(f"{name} names the folder {str(path)!r}, which does not exist")
-            return False
-        return path
-
-    def tags(self, dialect: str | None) -> TagsConfig | None:
-        raw = self.raw["tags"]
-        ok = True
-        extra = raw["extra"]
-        if not isinstance(extra, list) or not all(isinstance(n, str) and _TAG_NAME.match(n) for n in extra):
-            self.fail(f"tags.extra must be a list of tag names like ['gclid', 'fbclid'] (got {extra!r})")
-            ok = False
-        elif set(extra) & set(STANDARD_TAGS):
-            self.fail(f"tags.extra repeats standard tags {sorted(set(extra) & set(STANDARD_TAGS))}: remove them")
-            ok = False
-        elif extra and dialect == "dalead":
-            self.fail("tags.extra needs network.dialect = 'moe' (sent as params[...]); the dalead dialect has no "
-                      "custom fields: map them onto subid, uuid or sub1..sub5 with [tags.aliases] instead")
-            ok = False
-        aliases = raw["aliases"]
-        names = STANDARD_TAGS + tuple(extra if isinstance(extra, list) else ())
-        if not isinstance(aliases, Mapping) or not all(
-            isinstance(k, str) and _TAG_NAME.match(k) and v in names for k, v in aliases.items()
-        ):
-            self.fail(f"[tags.aliases] maps query parameters to tag names, like clickid = 'subid' "
-                      f"(got {aliases!r}; targets must be among {', '.join(names)})")
-            ok = False
-        cookie = raw["cookie"]
-        if not isinstance(cookie, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", cookie):
-            self.fail(f"tags.cookie must be a cookie name of letters, digits, '_' or '-' (got {cookie!r})")
-            ok = False
-        days = raw["days"]
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 400:
-            self.fail(f"tags.days must be how many days the tags are kept, 1 to 400 (got {days!r})")
-            ok = False
-        if not ok:
-            return None
-        return TagsConfig(extra=tuple(extra), aliases=dict(aliases), cookie=cookie, days=days)
-
-    def form(self) -> FormConfig | None:
-        raw = self.raw["form"]
-        ok = True
-        fields = raw["fields"]
-        if not isinstance(fields, list) or not all(f in OPTIONAL_ORDER_FIELDS for f in fields):
-            self.fail(f"form.fields lists the optional fields the form shows, among "
-                      f"{', '.join(OPTIONAL_ORDER_FIELDS)} (got {fields!r})")
-            ok = False
-        for key in ("title", "submit", "note"):
-            if not isinstance(raw[key], str):
-                self.fail(f"form.{key} must be text (got {raw[key]!r})")
-                ok = False
-        if not ok:
-            return None
-        return FormConfig(fields=tuple(dict.fromkeys(fields)), title=raw["title"], submit=raw["submit"],
-                          note=raw["note"])
-
-
-    def journal(self, site: SiteConfig | None, network: NetworkConfig | None) -> JournalConfig | None:
-        raw = self.raw["journal"]
-        ok = True
-        path = raw["path"]
-        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-            self.fail(f"journal.path must be the journal file's path, like 'leadkit.db' (got {path!r})")
-            return None
-        resolved = (self.base_dir / path).resolve()
-        if site is not None and site.pages is not None and resolved.is_relative_to(site.pages):
-            self.fail(f"journal.path {str(resolved)!r} lies inside site.pages, which is served to the world: "
-                      "the journal holds customers' names and phones; keep it elsewhere")
-            ok = False
-        numbers = {}
-        limits = {"max_age": (60, 30 * 86400), "lease": (2, 600), "double_submit": (0, 3600),
-                  "retry_base": (0.1, 3600), "retry_cap": (1, 86400), "poll": (0.05, 300)}
-        for key, (low, high) in limits.items():
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                self.fail(f"journal.{key} must be a number of seconds from {low:g} to {high:g} (got {value!r})")
-                ok = False
-            else:
-                numbers[key] = float(value)
-        if not isinstance(raw["relay"], bool):
-            self.fail(f"journal.relay must be true or false (got {raw['relay']!r})")
-            ok = False
-        if ok and network is not None and numbers["lease"] <= 2 * network.timeout:
-            self.fail(f"journal.lease ({numbers['lease']:g} s) must be more than twice network.timeout "
-                      f"({network.timeout:g} s), so that a slow attempt keeps its lead")
-            ok = False
-        if not ok:
-            return None
-        return JournalConfig(path=resolved, relay=raw["relay"], **numbers)
-
-
-def _is_http_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment \
-        and "@" not in parts.netloc
-
-
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value)
-    return value if isinstance(value, int) and value > 0 else None
-
-
-def _region(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) != 2:
-        return None
-    region = value.upper()
-    return region if region in phonenumbers.SUPPORTED_REGIONS else None
-
-
-def _is_field_value(value: Any, depth: int = 0) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (str, int, float)):
-        return True
-    if depth >= 2:
-        return False
-    if isinstance(value, list):
-        return all(_is_field_value(v, depth + 1) for v in value)
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_field_value(v, depth + 1) for k, v in value.items())
-    return False

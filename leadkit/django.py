@@ -29,16 +29,16 @@ A template::
     <a href="{% landing_url "https://landing.example/" %}">   the link, with the tags added
 
 System checks (``manage.py check``): ``leadkit.E001`` the ``LEADKIT`` setting
-is missing or not a dict; ``leadkit.E002`` one per configuration problem
-(``obj`` is the dotted key, like ``network.role``); ``leadkit.W001`` no
-template engine adds ``request`` to the context, which ``{% leadkit_form %}``
-and ``{% landing_url %}`` read.
+is missing or not a dict; then one error per configuration problem, with the
+problem's own id (``leadkit.E012`` for ``network.role``; the README lists them)
+and ``obj`` the dotted key; ``leadkit.W001`` no template engine adds
+``request`` to the context, which ``{% leadkit_form %}`` and
+``{% landing_url %}`` read.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,8 @@ from django.conf import settings
 from django.core import checks
 from django.utils.safestring import SafeString, mark_safe
 
-from .config import Config, ConfigError, config_from_mapping
+from .config import SETTINGS, Config, ConfigError, config_from_mapping
+from .errors import Problem
 from .middleware import LeadKit, WSGIApp
 from .tags import url_with_tags
 
@@ -60,9 +61,7 @@ log = logging.getLogger("leadkit")
 SETTING = "LEADKIT"
 REQUEST_PROCESSOR = "django.template.context_processors.request"
 _DJANGO_TEMPLATES = "django.template.backends.django.DjangoTemplates"
-_ENVIRONMENT = {"network.key": "LEADKIT_KEY", "site.secret": "LEADKIT_SECRET"}
-_DOTTED_KEY = re.compile(r"[a-z_]+(?:\.[A-Za-z0-9_]+)+")
-_SECTION = re.compile(r"\[([^\]]+)\]")
+_ENVIRONMENT = {s.name: s.rule.env for s in SETTINGS if s.rule.env}
 
 register = template.Library()
 
@@ -77,7 +76,7 @@ def config_from_settings(**sections: Mapping[str, Any]) -> Config:
     """
     data = getattr(settings, SETTING, None)
     if not isinstance(data, Mapping):
-        raise ConfigError([_setting_problem(data)], source=f"settings.{SETTING}")
+        raise ConfigError([Problem(None, _setting_problem(data), "leadkit.E001")], source=f"settings.{SETTING}")
     return config_from_mapping(data, base_dir=_base_dir(), source=f"settings.{SETTING}", **sections)
 
 
@@ -154,15 +153,11 @@ def _leadkit_environ(context: template.Context) -> tuple[dict[str, Any] | None, 
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """leadkit's system checks: E001 and E002 for ``LEADKIT``, W001 for ``TEMPLATES``."""
+    """leadkit's system checks: one error per problem of ``LEADKIT``, W001 for ``TEMPLATES``."""
     return [*_check_leadkit_setting(), *_check_request_processor()]
 
 
 def _check_leadkit_setting() -> list[checks.CheckMessage]:
-    data = getattr(settings, SETTING, None)
-    if not isinstance(data, Mapping):
-        hint = f"Set {SETTING} in settings.py to the sections and keys of leadkit.toml, as a dict."
-        return [checks.Error(_setting_problem(data), hint=hint, obj=SETTING, id="leadkit.E001")]
     try:
         config_from_settings()
     except ConfigError as exc:
@@ -170,22 +165,16 @@ def _check_leadkit_setting() -> list[checks.CheckMessage]:
     return []
 
 
-def _problem_message(problem: str) -> checks.CheckMessage:
-    key = _problem_key(problem)
-    where = SETTING + "".join(f'["{part}"]' for part in key.split(".")) if key else SETTING
+def _problem_message(problem: Problem) -> checks.CheckMessage:
+    """A problem as Django's error: its own id, ``obj`` its key, a hint saying where to set it."""
+    if problem.key is None:  # no LEADKIT dict at all
+        hint = f"Set {SETTING} in settings.py to the sections and keys of leadkit.toml, as a dict."
+        return checks.Error(problem.message, hint=hint, obj=SETTING, id=problem.id)
+    where = SETTING + "".join(f'["{part}"]' for part in problem.key.strip("[]").split("."))
     hint = f"Change {where} in settings.py."
-    if key in _ENVIRONMENT:
-        hint = f"Set the environment variable {_ENVIRONMENT[key]} (or {where} in settings.py)."
-    return checks.Error(f"{SETTING}: {problem}", hint=hint, obj=key or SETTING, id="leadkit.E002")
-
-
-def _problem_key(problem: str) -> str | None:
-    """The dotted key a problem sentence names (``network.role``), or the section (``[foo]``)."""
-    dotted = _DOTTED_KEY.search(problem)
-    if dotted:
-        return dotted.group(0)
-    section = _SECTION.search(problem)
-    return section.group(1) if section else None
+    if problem.key in _ENVIRONMENT:
+        hint = f"Set the environment variable {_ENVIRONMENT[problem.key]} (or {where} in settings.py)."
+    return checks.Error(f"{SETTING}: {problem.message}", hint=hint, obj=problem.key, id=problem.id)
 
 
 def _check_request_processor() -> list[checks.CheckMessage]:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
+from collections import Counter
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from leadkit.config import Config, ConfigError, load_config
+from leadkit.config import (CONSTRAINTS, SETTINGS, Config, ConfigError, JournalConfig, NetworkConfig, OfferConfig,
+                            SiteConfig, load_config)
+from leadkit.errors import Problem
+from leadkit.settings import Setting
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
 
 KEY = "123-0f3a9c7ed41d8cd9"
 SECRET = "s3cret-0f3a9c7e-d41d8cd98f00b204"
@@ -92,7 +103,7 @@ def load(overrides: dict[str, Any] | None = None) -> Config:
 def problems_of(overrides: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigError) as info:
         load(overrides)
-    return info.value.problems
+    return [problem.message for problem in info.value.problems]
 
 
 # -- a complete file ----------------------------------------------------------
@@ -130,7 +141,7 @@ def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     assert (config.tags.extra, config.tags.aliases, config.tags.cookie, config.tags.days) == (
         (), {}, "leadkit_tags", 30)
     assert config.form.fields == ()
-    assert config.offer.countries == ()
+    assert config.offer.countries is None
     assert config.phone_regions == ("KZ",)
 
 
@@ -179,7 +190,8 @@ def test_repr_hides_the_key_and_the_secret(tmp_path: Path) -> None:
     pytest.param({"offer.fields": {"params": {"sirname": "Doe"}}}, ("offer.fields.params", "'dalead'"),
                  id="fields-params-dalead"),
     pytest.param({"offer.fields": {"base": True}}, ("offer.fields.base", "(got True)"), id="fields-bool-value"),
-    pytest.param({"offer.fields": ["currency"]}, ("[offer.fields]", "['currency']"), id="fields-not-table"),
+    pytest.param({"offer.fields": ["currency"]}, ("offer.fields must be a table", "['currency']"),
+                 id="fields-not-table"),
     pytest.param({"site.secret": DROP}, ("site.secret", "LEADKIT_SECRET"), id="secret-missing"),
     pytest.param({"site.secret": "tiny-secret"}, ("site.secret", "too short", "11 characters", "16"),
                  id="secret-too-short"),
@@ -202,7 +214,9 @@ def test_repr_hides_the_key_and_the_secret(tmp_path: Path) -> None:
                  id="extra-repeats-standard"),
     pytest.param({"network.dialect": "moe", "tags.extra": ["bad name"]}, ("tags.extra", "['bad name']"),
                  id="extra-bad-name"),
-    pytest.param({"tags.aliases": {"clickid": "click"}}, ("[tags.aliases]", "'click'"), id="alias-unknown-tag"),
+    pytest.param({"tags.aliases": {"clickid": "click"}}, ("tags.aliases", "'click'"), id="alias-unknown-tag"),
+    pytest.param({"tags.aliases": {"clickid": "bad tag"}}, ("tags.aliases.clickid", "'bad tag'"),
+                 id="alias-bad-name"),
     pytest.param({"tags.cookie": "my tags"}, ("tags.cookie", "'my tags'"), id="cookie-name"),
     pytest.param({"tags.days": 0}, ("tags.days", "(got 0)"), id="days-zero"),
     pytest.param({"tags.days": 401}, ("tags.days", "(got 401)"), id="days-too-many"),
@@ -314,7 +328,7 @@ def test_all_problems_are_reported_together() -> None:
     with pytest.raises(ConfigError) as info:
         load(overrides)
 
-    problems = info.value.problems
+    problems = [problem.message for problem in info.value.problems]
     assert len(problems) == 5, problems
     for key in ("network.role", "network.timeout", "offer.country", "site.mount", "form.fields"):
         assert sum(key in p for p in problems) == 1, key
@@ -354,7 +368,8 @@ def test_unknown_key_in_a_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
 
-    assert info.value.problems == ["unknown key site.mout; did you mean 'mount'?"]
+    assert [(p.key, p.message, p.id) for p in info.value.problems] == [
+        ("site.mout", "unknown key site.mout; did you mean 'mount'?", "leadkit.E009")]
 
 
 def test_a_section_that_is_not_a_table(tmp_path: Path) -> None:
@@ -362,7 +377,8 @@ def test_a_section_that_is_not_a_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
 
-    assert info.value.problems == ["[form] must be a table of keys (got str)"]
+    assert [(p.key, p.message, p.id) for p in info.value.problems] == [
+        ("[form]", "[form] must be a table of keys (got str)", "leadkit.E008")]
 
 
 # -- precedence: argument > environment > file > default ------------------------
@@ -453,7 +469,7 @@ def test_no_file_and_no_arguments_reports_every_required_key() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(environ={})
 
-    text = "\n".join(info.value.problems)
+    text = "\n".join(problem.message for problem in info.value.problems)
     for key in ("network.api", "network.key", "offer.offer", "offer.flow", "offer.country", "site.secret"):
         assert key in text
     assert info.value.source is None
@@ -486,8 +502,8 @@ def test_relative_pages_are_not_looked_up_in_the_working_folder(tmp_path: Path,
         load_config(path, environ={})
 
     [problem] = info.value.problems
-    assert "site.pages" in problem
-    assert str((tmp_path / "conf" / "site").resolve()) in problem
+    assert problem.key == "site.pages"
+    assert str((tmp_path / "conf" / "site").resolve()) in problem.message
 
 
 def test_absolute_pages_are_used_as_is(tmp_path: Path) -> None:
@@ -521,9 +537,9 @@ def test_secret_values_never_appear_in_errors(overrides: dict[str, Any], environ
     with pytest.raises(ConfigError) as info:
         load_config(environ=environ, **sections(overrides))
 
-    assert any(key_named in p for p in info.value.problems)
+    assert key_named in info.value.keys
     assert secret not in str(info.value)
-    assert all(secret not in p for p in info.value.problems)
+    assert all(secret not in p.message and secret not in repr(p.value) for p in info.value.problems)
 
 
 # -- files that cannot be read ---------------------------------------------------
@@ -541,8 +557,8 @@ def test_invalid_toml_names_the_problem(tmp_path: Path, text: str, fragment: str
         load_config(path, environ={})
 
     [problem] = info.value.problems
-    assert problem.startswith("the file is not valid TOML: ")
-    assert fragment in problem
+    assert problem.message.startswith("the file is not valid TOML: ") and problem.id == "leadkit.E006"
+    assert fragment in problem.message
     assert info.value.source == str(path)
 
 
@@ -560,7 +576,8 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
 
-    assert info.value.problems == [f"the configuration file {str(path)!r} does not exist"]
+    assert [(p.key, p.message, p.id) for p in info.value.problems] == [
+        (None, f"the configuration file {str(path)!r} does not exist", "leadkit.E003")]
     assert info.value.source == str(path)
 
 
@@ -569,7 +586,7 @@ def test_missing_file_named_by_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(environ={"LEADKIT_CONFIG": str(path)})
 
-    assert str(path) in info.value.problems[0]
+    assert str(path) in info.value.problems[0].message
 
 
 def _directory(tmp_path: Path) -> Path:
@@ -582,18 +599,17 @@ def _latin1_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make", [
-    pytest.param(_directory, id="path-is-a-folder"),
-    pytest.param(_latin1_file, id="not-utf8"),
+@pytest.mark.parametrize(("make", "id"), [
+    pytest.param(_directory, "leadkit.E004", id="path-is-a-folder"),
+    pytest.param(_latin1_file, "leadkit.E005", id="not-utf8"),
 ])
-def test_unreadable_file_is_a_config_error(tmp_path: Path, make: Any) -> None:
+def test_unreadable_file_is_a_config_error(tmp_path: Path, make: Any, id: str) -> None:
     path = make(tmp_path)
-    try:
+    with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
-    except ConfigError as exc:
-        assert str(path) in str(exc)
-    else:  # pragma: no cover - the file must not load
-        pytest.fail("an unreadable file loaded")
+
+    assert str(path) in str(info.value)
+    assert [p.id for p in info.value.problems] == [id]
 
 
 @pytest.mark.parametrize("overrides", [
@@ -613,10 +629,10 @@ def test_odd_values_give_a_config_error_not_a_crash(overrides: dict[str, Any]) -
 
 
 def test_config_error_is_a_value_error() -> None:
-    error = ConfigError(["a", "b"], "x.toml")
+    error = ConfigError([Problem("a.b", "a", "leadkit.E010"), Problem(None, "b", "leadkit.E003")], "x.toml")
 
     assert isinstance(error, ValueError)
-    assert str(error) == "leadkit configuration in x.toml has 2 problem(s):\n  - a\n  - b"
+    assert str(error) == "leadkit configuration in x.toml has 2 problem(s):\n  - a [leadkit.E010]\n  - b [leadkit.E003]"
 
 
 def test_given_environ_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -625,7 +641,7 @@ def test_given_environ_replaces_the_process_environment(monkeypatch: pytest.Monk
     with pytest.raises(ConfigError) as info:
         load_config(environ={}, **sections({"network.key": DROP}))
 
-    assert [p for p in info.value.problems if p.startswith("network.key is missing")]
+    assert [p for p in info.value.problems if p.message.startswith("network.key is missing")]
     assert load_config(**sections({"network.key": DROP})).network.key == "process-key-9"
 
 
@@ -656,3 +672,132 @@ def test_journal_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
 def test_journal_settings_are_checked(overrides: dict[str, Any], fragment: str) -> None:
     problems = problems_of(overrides)
     assert len(problems) == 1 and fragment in problems[0]
+
+
+# -- [site] ip_header -----------------------------------------------------------
+
+
+def test_ip_header_needs_trusted_networks() -> None:
+    with pytest.raises(ConfigError) as info:
+        load({"site.ip_header": "CF-Connecting-IP"})
+
+    [problem] = info.value.problems
+    assert (problem.key, problem.id, problem.value) == ("site.ip_header", "leadkit.E095", "CF-Connecting-IP")
+    assert problem.message.startswith("site.ip_header needs site.trusted_networks")
+    assert "trusted_networks = ['cloudflare']" in problem.message
+
+
+def test_ip_header_with_trusted_networks() -> None:
+    site = load({"site.ip_header": "CF-Connecting-IP", "site.trusted_networks": ["cloudflare", "10.0.0.0/8"]}).site
+
+    assert site.ip_header == "CF-Connecting-IP"
+    assert ipaddress.ip_network("10.0.0.0/8") in site.trusted_networks
+    assert ipaddress.ip_network("2400:cb00::/32") in site.trusted_networks
+
+
+# -- problems carry their key, id and value ----------------------------------------
+
+
+@pytest.mark.parametrize(("overrides", "key", "id", "value"), [
+    pytest.param({"network.role": "webmaster"}, "network.role", "leadkit.E012", "webmaster", id="setting"),
+    pytest.param({"network.key": "1 2"}, "network.key", "leadkit.E011", None, id="secret-not-kept"),
+    pytest.param({"offer.fields": {"base": True}}, "offer.fields.base", "leadkit.E025", True, id="nested-key"),
+    pytest.param({"offer.flow": DROP}, "offer.flow", "leadkit.E090", None, id="between-settings"),
+    pytest.param({"offer.fields": {"colour": "red"}}, "offer.fields.colour", "leadkit.E092", "red",
+                 id="between-settings-nested"),
+    pytest.param({"site.secrte": SECRET}, "site.secrte", "leadkit.E009", None, id="unknown-key-not-kept"),
+    pytest.param({"netwrok.api": "x"}, "[netwrok]", "leadkit.E007", None, id="unknown-section"),
+])
+def test_a_problem_carries_its_key_id_and_value(overrides: dict[str, Any], key: str, id: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(overrides)
+
+    [problem] = info.value.problems
+    assert (problem.key, problem.id, problem.value) == (key, id, value)
+
+
+def test_each_id_is_declared_once_and_leaves_django_its_own() -> None:
+    ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS]
+    assert len(ids) == len(set(ids))
+    source = "".join((ROOT / "leadkit" / name).read_text() for name in ("config.py", "django.py"))
+    written = Counter(re.findall(r'"(leadkit\.[EW]\d{3})"', source))
+    assert [id for id, count in written.items() if count > 1] == []
+    assert set(ids) <= set(written) and "leadkit.E001" in written
+
+
+# -- sections made in Python ------------------------------------------------------------
+
+
+def test_a_section_made_in_python_is_checked() -> None:
+    with pytest.raises(ConfigError) as info:
+        NetworkConfig(api="https://lk.dalead.pro/api", key=KEY, role="webmaster", timeout=0)
+
+    assert [(p.key, p.id) for p in info.value.problems] == [("network.role", "leadkit.E012"),
+                                                            ("network.timeout", "leadkit.E014")]
+
+
+def test_a_section_made_in_python_is_normalized_and_gets_the_defaults() -> None:
+    network = NetworkConfig(api="https://lk.dalead.pro/api/", key=f" {KEY} ", redirect_hosts=["Cab.Example"])
+
+    assert (network.api, network.key, network.role, network.redirect_hosts) == (
+        "https://lk.dalead.pro/api", KEY, "wm", ("cab.example",))
+    assert JournalConfig().path == (Path.cwd() / "leadkit.db").resolve()
+
+
+def test_a_config_made_in_python_checks_the_rules_between_settings() -> None:
+    network = NetworkConfig(api="https://lk.dalead.pro/api", key=KEY)
+    with pytest.raises(ConfigError) as info:
+        Config(network=network, offer=OfferConfig(offer=217, country="kz"), site=SiteConfig(secret=SECRET))
+
+    assert [(p.key, p.id) for p in info.value.problems] == [("offer.flow", "leadkit.E090")]
+
+
+def test_a_loaded_config_made_again_from_its_values_is_the_same(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    config = load_config(write(tmp_path, COMPLETE_TOML), environ={}, site={
+        "secret": SECRET, "pages": "site", "ip_header": "X-Real-IP", "trusted_networks": ["cloudflare"],
+        "allowed_origins": ["https://Promo.example/"]})
+    sections = {f.name: getattr(config, f.name) for f in fields(Config) if f.name != "source"}
+
+    again = Config(**{name: type(part)(**{f.name: getattr(part, f.name) for f in fields(part)})
+                      for name, part in sections.items()}, source=config.source)
+
+    assert again == config
+
+
+# -- the README's table is this table -----------------------------------------------
+
+
+def readme_row(setting: Setting) -> str:
+    """The setting's row in the README: key, default, meaning, id."""
+    default = setting.default
+    if default is MISSING:
+        shown = f"required (or `{setting.rule.env}`)" if setting.rule.env else "required"
+    elif default is None:
+        shown = "none"
+    elif isinstance(default, bool):
+        shown = f"`{str(default).lower()}`"
+    elif isinstance(default, (int, float)):
+        shown = f"`{default:g}`"
+    else:
+        shown = f"`{json.dumps(str(default) if isinstance(default, Path) else default)}`"
+    return f"| `{setting.name}` | {shown} | {setting.doc} | `{setting.id}` |"
+
+
+def test_the_readme_table_has_every_setting_with_its_default_and_only_those() -> None:
+    documented = set(re.findall(r"^\| `\w+\.\w+` \|.*$", README, flags=re.M))
+    expected = {readme_row(setting) for setting in SETTINGS}
+
+    assert sorted(expected - documented) == [], "rows missing from the README, or different there"
+    assert sorted(documented - expected) == [], "README rows that are not settings"
+
+
+def test_the_readme_documents_every_check_id() -> None:
+    source = "".join((ROOT / "leadkit" / name).read_text() for name in ("config.py", "django.py"))
+    in_code = set(re.findall(r"leadkit\.[EW]\d{3}", source))
+    documented = set(re.findall(r"`(leadkit\.[EW]\d{3})`", README))
+
+    assert in_code - documented == set()
+    assert documented - in_code == set()
+    for constraint in CONSTRAINTS:
+        assert re.search(rf"^- `{constraint.id}`: ", README, flags=re.M), constraint.id

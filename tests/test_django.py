@@ -103,17 +103,19 @@ def leadkit_checks() -> list[checks.CheckMessage]:
 @pytest.mark.parametrize("setting, check_id, obj, words", [
     pytest.param(None, "leadkit.E001", "LEADKIT", "the LEADKIT setting is missing", id="missing"),
     pytest.param([("network", {})], "leadkit.E001", "LEADKIT", "LEADKIT setting must be a dict", id="not-a-dict"),
-    pytest.param(leadkit_setting(network={"role": "webmaster"}), "leadkit.E002", "network.role",
+    pytest.param(leadkit_setting(network={"role": "webmaster"}), "leadkit.E012", "network.role",
                  "network.role must be one of wm, ext, comp (got 'webmaster')", id="bad-role"),
-    pytest.param(leadkit_setting(network={"key": None}), "leadkit.E002", "network.key",
+    pytest.param(leadkit_setting(network={"key": None}), "leadkit.E011", "network.key",
                  "network.key is missing", id="no-key"),
-    pytest.param(leadkit_setting(site={"secret": "short"}), "leadkit.E002", "site.secret",
+    pytest.param(leadkit_setting(site={"secret": "short"}), "leadkit.E030", "site.secret",
                  "site.secret is too short", id="short-secret"),
-    pytest.param(leadkit_setting(offer={"flow": None}), "leadkit.E002", "offer.flow",
+    pytest.param(leadkit_setting(offer={"flow": None}), "leadkit.E090", "offer.flow",
                  "offer.flow is required", id="no-flow"),
-    pytest.param(leadkit_setting(offer={"fields": {"colour": "red"}}), "leadkit.E002", "offer.fields.colour",
+    pytest.param(leadkit_setting(offer={"fields": {"colour": "red"}}), "leadkit.E092", "offer.fields.colour",
                  "offer.fields.colour is not a field", id="static-field"),
-    pytest.param(leadkit_setting(netwrok={"api": "x"}), "leadkit.E002", "netwrok",
+    pytest.param(leadkit_setting(site={"ip_header": "CF-Connecting-IP"}), "leadkit.E095", "site.ip_header",
+                 "site.ip_header needs site.trusted_networks", id="ip-header-alone"),
+    pytest.param(leadkit_setting(netwrok={"api": "x"}), "leadkit.E007", "[netwrok]",
                  "unknown section [netwrok]", id="unknown-section"),
 ])
 def test_a_bad_setting_fails_its_check_naming_the_key(setting: Any, check_id: str, obj: str, words: str) -> None:
@@ -130,10 +132,17 @@ def test_every_problem_is_a_message_of_its_own_with_the_fix_in_its_hint() -> Non
     with override_settings(LEADKIT=leadkit_setting(network={"role": "x", "timeout": 0, "key": None})):
         messages = leadkit_checks()
     assert [(m.id, m.obj) for m in messages] == [
-        ("leadkit.E002", "network.key"), ("leadkit.E002", "network.role"), ("leadkit.E002", "network.timeout")]
+        ("leadkit.E011", "network.key"), ("leadkit.E012", "network.role"), ("leadkit.E014", "network.timeout")]
     hints = {m.obj: m.hint for m in messages}
     assert hints["network.role"] == 'Change LEADKIT["network"]["role"] in settings.py.'
     assert "LEADKIT_KEY" in hints["network.key"]
+
+
+def test_a_nested_key_is_hinted_at_where_it_sits() -> None:
+    with override_settings(LEADKIT=leadkit_setting(offer={"fields": {"base": True}})):
+        (message,) = leadkit_checks()
+    assert (message.id, message.obj) == ("leadkit.E025", "offer.fields.base")
+    assert message.hint == 'Change LEADKIT["offer"]["fields"]["base"] in settings.py.'
 
 
 def test_a_valid_setting_passes(tmp_path: Path) -> None:
@@ -179,7 +188,8 @@ def test_wrap_configures_leadkit_from_the_setting(tmp_path: Path, monkeypatch: p
 def test_wrap_refuses_a_missing_setting() -> None:
     with pytest.raises(ConfigError) as raised:
         wrap(get_wsgi_application())
-    assert raised.value.problems[0].startswith("the LEADKIT setting is missing")
+    assert raised.value.problems[0].message.startswith("the LEADKIT setting is missing")
+    assert raised.value.problems[0].id == "leadkit.E001"
     assert "settings.LEADKIT" in str(raised.value)
 
 
@@ -296,8 +306,10 @@ def test_the_example_project_takes_an_order_end_to_end(network: SandboxNetwork, 
 
 @pytest.mark.parametrize("values, code, words", [
     pytest.param({}, 0, ["System check identified no issues"], id="valid"),
-    pytest.param({"LEADKIT_API": "ftp://lk.example/api"}, 1, ["leadkit.E002", "network.api must be"], id="bad-api"),
-    pytest.param({"LEADKIT_KEY": ""}, 1, ["leadkit.E002", "network.key is missing", "LEADKIT_KEY"], id="no-key"),
+    pytest.param({"LEADKIT_API": "ftp://lk.example/api"}, 1, ["(leadkit.E010)", "network.api must be"], id="bad-api"),
+    pytest.param({"LEADKIT_KEY": ""}, 1, ["(leadkit.E011)", "network.key is missing", "LEADKIT_KEY"], id="no-key"),
+    pytest.param({"LEADKIT_API": "ftp://lk.example/api", "LEADKIT_KEY": ""}, 1,
+                 ["network.api: (leadkit.E010)", "network.key: (leadkit.E011)", "2 issues"], id="two-bad-keys"),
 ])
 def test_manage_py_check_runs_leadkits_checks(tmp_path: Path, values: dict[str, str], code: int,
                                               words: list[str]) -> None:
