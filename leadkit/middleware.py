@@ -29,14 +29,14 @@ from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Request, Response
 
 from . import __version__
-from .config import Config, load_config
+from .config import CALLS, Config, load_config
 from .desk import OrderDesk, Submission
 from .errors import FormError
 from .formdata import read_form
 from .formtoken import FormTokens
 from .guard import cors_headers, origin_of
 from .journal import Journal, SQLiteJournal
-from .network import CALLS, NetworkClient
+from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer

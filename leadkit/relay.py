@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .journal import Entry, Journal, Outcome
-from .network import Answer
-from .network import operator_hint
+from .answer import Answer, operator_hint
 
 __all__ = ["Courier", "Relay", "RetryPolicy", "outcome_for", "is_uncertain"]
 

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .journal import Entry
-from .network import FIELD_ERRORS
+from .answer import FIELD_ERRORS
 from .guard import host_matches
 from .texts import TEXTS
 

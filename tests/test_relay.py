@@ -15,7 +15,8 @@ import pytest
 from leadkit.config import Config
 from leadkit.journal import Entry, Outcome, SQLiteJournal
 from leadkit.lead import Lead
-from leadkit.network import Answer, NetworkClient
+from leadkit.answer import Answer
+from leadkit.network import NetworkClient
 from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone

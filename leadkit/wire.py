@@ -1,0 +1,216 @@
+"""One deadline for a whole HTTP exchange, connect to last byte.
+
+``requests`` (urllib3) applies its timeout to each socket read: a server that
+drips one byte every half second never trips a 2-second timeout, and holds
+the caller (a customer's request, a lead's lease) for as long as it likes.
+:func:`post_within` bounds the entire exchange instead:
+
+- the connect timeout and every read timeout are the time left;
+- a watchdog shuts the connection's socket down when the deadline passes,
+  which ends a read blocked in the middle of the headers or the body;
+- the body is read raw, at most ``limit`` bytes, and decoded here
+  (``gzip``/``deflate`` with a cap on the decoded size), so that a body that
+  claims an encoding it does not have, or stops short of its
+  ``Content-Length``, is a :class:`WireError`, never an exception of urllib3's.
+
+The watchdog finds the socket through the connection classes that
+:func:`watch_session` mounts on the session for the API's URL.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["Exchange", "WireError", "post_within", "watch_session"]
+
+_current = threading.local()
+
+
+class WireError(Exception):
+    """The exchange failed: ``kind`` is ``timeout`` (the deadline passed), ``transport`` (no
+    complete answer: refused, reset, cut short) or ``encoding`` (a body that cannot be decoded)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A complete answer: status, headers and the decoded body (cut to the limit)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _Deadline:
+    """The end of one exchange; shuts the socket in use down when it passes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self.done = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shut(sock)
+        sock.settimeout(max(self.left(), 0.001))
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
+class _Watched:
+    """Mixed into urllib3's connections: the socket of each response is handed to the deadline."""
+
+    sock: socket.socket | None
+    timeout: float | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline: _Deadline | None = getattr(_current, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            self.timeout = max(deadline.left(), 0.001)  # urllib3 puts this on the socket for each read
+            deadline.watch(self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTP(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def watch_session(session: requests.Session, url: str) -> None:
+    """Make ``session`` honour :func:`post_within`'s deadline for URLs under ``url``'s origin."""
+    scheme, _, rest = url.partition("://")
+    session.mount(f"{scheme}://{rest.split('/', 1)[0]}", _WatchedAdapter())
+
+
+def post_within(session: requests.Session, url: str, *, seconds: float, limit: int, params: Mapping[str, str],
+                data: Any, redact: str = "") -> Exchange:
+    """POST and read the answer, all within ``seconds``; at most ``limit`` bytes of body are kept.
+
+    Raises :class:`WireError` for every way the exchange can fail; ``redact`` is removed from
+    the reasons it gives (the network key rides in the query string).
+    """
+    deadline = _Deadline(seconds)
+    watchdog = threading.Timer(seconds, deadline.expire)
+    watchdog.daemon = True
+    _current.deadline = deadline
+    watchdog.start()
+    try:
+        response = session.post(url, params=params, data=data, timeout=(seconds, seconds), allow_redirects=False,
+                                stream=True)
+        try:
+            raw = response.raw.read(limit + 1, decode_content=False)
+            deadline.finish()
+            if deadline.expired:  # the watchdog cut the socket: what was read is not the whole answer
+                raise WireError("timeout", f"no complete answer within {seconds:g} s")
+            _check_length(raw, response.headers.get("Content-Length"), limit)
+            return Exchange(response.status_code, response.headers, _decoded(raw, response.headers, limit))
+        finally:
+            response.close()
+    except WireError:
+        raise
+    except Exception as exc:  # requests', urllib3's and the socket's own: all mean no complete answer
+        kind = "timeout" if deadline.expired or isinstance(exc, requests.Timeout) else "transport"
+        raise WireError(kind, _reason(exc, redact)) from None
+    finally:
+        watchdog.cancel()
+        _current.deadline = None
+
+
+def _check_length(raw: bytes, content_length: str | None, limit: int) -> None:
+    """A body cut short of its ``Content-Length`` is no answer (urllib3 lets it through as a short read)."""
+    if content_length and content_length.isascii() and content_length.isdigit() \
+            and len(raw) < min(int(content_length), limit + 1):
+        raise WireError("transport", "the answer stopped short of its Content-Length")
+
+
+def _decoded(raw: bytes, headers: Mapping[str, str], limit: int) -> bytes:
+    encoding = (headers.get("Content-Encoding") or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw[:limit]
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise WireError("encoding", f"the body is in an encoding leadkit does not read: {encoding[:40]!r}")
+    wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
+    try:
+        return zlib.decompressobj(wbits).decompress(raw, limit)  # at most limit bytes: no decompression bomb
+    except zlib.error:
+        if encoding == "deflate":  # some servers send raw deflate without the zlib header
+            try:
+                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+            except zlib.error:
+                pass
+        raise WireError("encoding", f"the body claims {encoding} but is not") from None
+
+
+def _reason(exc: BaseException, redact: str) -> str:
+    """The root cause in a few words ("Connection refused"), not urllib3's essay, without the key."""
+    text = str(exc)
+    errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno_text:
+        return errno_text.group(1).strip()
+    for marker, words in (("timed out", "timed out"),
+                          ("RemoteDisconnected", "the connection closed without an answer"),
+                          ("Connection aborted", "the connection closed without an answer"),
+                          ("ConnectionReset", "the connection was reset"),
+                          ("IncompleteRead", "the answer stopped short of its Content-Length"),
+                          ("InvalidChunkLength", "the answer's chunked body is broken"),
+                          ("ProtocolError", "the answer broke the HTTP protocol")):
+        if marker in text or marker in type(exc).__name__:
+            return words
+    text = f"{type(exc).__name__}: {text[:200]}"
+    return text.replace(redact, "***") if redact else text
