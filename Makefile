@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv system-deps clean
+.PHONY: demo test typecheck venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ demo: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+# mypy --strict over the package (settings in pyproject.toml): kept at 0 errors.
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict leadkit
+
+test: $(STAMP) system-deps typecheck
 	$(BIN)/python -m pytest
 
 clean:

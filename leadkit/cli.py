@@ -84,20 +84,20 @@ def _configure_logging() -> None:
 
 
 def _serve(config: Config, host: str, port: int, threads: int, banner: str = "") -> int:
-    app = make_app(config)
-    server = make_server(app, host=host, port=port, threads=threads, max_body=config.site.max_body)
-    if config.journal.relay:
-        app.relay.ensure_running()  # at once: leads left pending by an earlier run are retried now
-    url = f"http://{host}:{server.effective_port}/"
-    print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
-          + banner.format(url=url), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
-    try:
-        server.run()
-    except (KeyboardInterrupt, OSError):
-        pass
-    finally:
-        server.close()
+    with make_app(config) as app:
+        server = make_server(app, host=host, port=port, threads=threads, max_body=config.site.max_body)
+        if config.journal.relay:
+            app.relay.ensure_running()  # at once: leads left pending by an earlier run are retried now
+        url = f"http://{host}:{int(server.getsockname()[1])}/"
+        print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
+              + banner.format(url=url), flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        try:
+            server.run()
+        except (KeyboardInterrupt, OSError):
+            pass
+        finally:
+            server.close()
     return 0
 
 

@@ -55,7 +55,7 @@ def parse_phone(raw: str | None, regions: Sequence[str]) -> Phone:
     if region not in regions:
         raise PhoneError("country", region)
     digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-    return Phone(digits=digits, calling_code=number.country_code, region=region)
+    return Phone(digits=digits, calling_code=number.country_code or 0, region=region)
 
 
 def _parse_in_regions(text: str, regions: Sequence[str]) -> phonenumbers.PhoneNumber | None:

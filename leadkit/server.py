@@ -16,18 +16,24 @@ from __future__ import annotations
 import logging
 import mimetypes
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import jinja2
+import requests
+from waitress.server import BaseWSGIServer, create_server
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 from werkzeug.exceptions import NotFound
 
 from .config import Config
+from .journal import Journal
 from .links import add_tags_to_links
 from .middleware import LeadKit
 from .templating import make_environment
 from .tags import url_with_tags
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["PagesApp", "make_app", "make_server"]
 
@@ -42,7 +48,7 @@ class PagesApp:
         self.environment = make_environment(self.folder, templates)
         self.landing_hosts = landing_hosts
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         return self.respond(request)(environ, start_response)
 
@@ -93,23 +99,24 @@ class PagesApp:
         return Response("<!doctype html><title>Not found</title><h1>Not found</h1>", 404, mimetype="text/html")
 
 
-def make_app(config: Config, **kwargs: Any) -> LeadKit:
+def make_app(config: Config, *, journal: Journal | None = None, session: requests.Session | None = None) -> LeadKit:
     """The standalone application: ``site.pages`` served behind the middleware."""
     if config.site.pages is None:
         raise ValueError("site.pages names no folder: the standalone server needs landing pages to serve")
     pages = PagesApp(config.site.pages, config.site.templates, config.site.landing_hosts)
-    return LeadKit(pages, config, **kwargs)
+    return LeadKit(pages, config, journal=journal, session=session)
 
 
-def make_server(app: Callable, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
-                max_body: int = 16384) -> Any:
+def make_server(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
+                max_body: int = 16384) -> BaseWSGIServer:
     """A waitress server for ``app``; ``.effective_port`` is the bound port, ``.run()`` serves.
 
     Waitress refuses a body whose Content-Length passes its limit with 413 before reading it;
     the limit is left a little above ``site.max_body`` so that leadkit's own, friendlier 413
     answers the near misses. leadkit reads ``X-Forwarded-For`` itself, by its own rule.
     """
-    from waitress import create_server
-
-    return create_server(app, host=host, port=port, threads=threads, ident="leadkit",
-                         clear_untrusted_proxy_headers=False, max_request_body_size=max_body * 4)
+    server = create_server(app, host=host, port=port, threads=threads, ident="leadkit",
+                           clear_untrusted_proxy_headers=False, max_request_body_size=max_body * 4)
+    if not isinstance(server, BaseWSGIServer):  # waitress makes one of those per address it listens on
+        raise TypeError(f"waitress made a {type(server).__name__} for {host}:{port}; give one host and port")
+    return server
