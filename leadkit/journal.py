@@ -18,6 +18,11 @@ synced (an fsync of the WAL per order: cheap next to the API call it precedes).
 
 The journal holds personal data (names, phones): the file is created with mode
 0600. The network key is never stored (it is not part of a payload).
+
+Every timestamp the journal writes or compares (lease expiry, next attempt,
+the double-submit window, rate-limit windows, age) is read from its ``clock``,
+:func:`time.time` unless another is given: a test moves a clock of its own
+forward instead of waiting for a lease to run out.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from .errors import RateLimited
 
@@ -158,28 +164,65 @@ class Journal(Protocol):
     def close(self) -> None: ...
 
 
-class SQLiteJournal:
-    """The journal in one SQLite file; safe across threads and processes (and after fork)."""
+class _Handle:
+    """One thread's connection, where :meth:`SQLiteJournal.close` can reach it from any thread.
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    The thread's local storage holds the handle; the journal only a weak reference, so a
+    connection whose thread ended is closed with it rather than kept open for ``close()``.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.db: sqlite3.Connection | None = None
+
+
+class _Opened:
+    """The handles a journal made in one process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+
+
+class SQLiteJournal:
+    """The journal in one SQLite file; safe across threads and processes (and after fork).
+
+    ``clock`` gives the current time in seconds since the epoch, as :func:`time.time` does.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.clock = clock
         self._local = threading.local()
+        self._opened: dict[int, _Opened] = {}  # by process id: a fork's child has its own
         _create_private(self.path)
         self._connection().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
 
     # -- connections ----------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        """One connection per thread and process: a connection must not cross a fork."""
-        db = getattr(self._local, "db", None)
-        if db is None or self._local.pid != os.getpid():
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                 check_same_thread=True)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db, self._local.pid = db, os.getpid()
+        """One connection per thread and process: a connection must not cross a fork. Opened on
+        first use, and again after :meth:`close`."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None or handle.pid != os.getpid():
+            handle = self._local.handle = _Handle()
+            opened = self._opened.setdefault(handle.pid, _Opened())
+            with opened.lock:
+                opened.handles.add(handle)
+        if handle.db is None:
+            handle.db = self._open()
+        return handle.db
+
+    def _open(self) -> sqlite3.Connection:
+        # check_same_thread=False only so that close() may close it from another thread:
+        # each connection is still used by the one thread that opened it.
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                             check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
         return db
 
     class _Tx:
@@ -200,7 +243,7 @@ class SQLiteJournal:
 
     def add(self, entry: Entry, *, owner: str, lease: float, window: float,
             limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
-        now = time.time()
+        now = self.clock()
         with self._transaction() as db:
             if entry.fingerprint and window > 0:
                 row = db.execute("SELECT * FROM leads WHERE fingerprint = ? AND created >= ? ORDER BY created "
@@ -216,7 +259,7 @@ class SQLiteJournal:
 
     def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
               force: bool = False) -> Entry | None:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         due = "" if force else "AND next_attempt <= :now"
         with self._transaction() as db:
             changed = db.execute(
@@ -227,7 +270,7 @@ class SQLiteJournal:
         return self.get(lead_id) if changed else None
 
     def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(
                 "SELECT id FROM leads WHERE state = 'pending' AND next_attempt <= ? "
@@ -237,7 +280,7 @@ class SQLiteJournal:
         return [e for e in (self.get(i) for i in ids) if e is not None]
 
     def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
-        now = time.time()
+        now = self.clock()
         with self._transaction() as db:
             changed = db.execute(
                 "UPDATE leads SET state = ?, updated = ?, attempts = attempts + 1, last_error = ?, "
@@ -249,7 +292,7 @@ class SQLiteJournal:
         return bool(changed)
 
     def expire(self, max_age: float, now: float | None = None) -> list[str]:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(
                 "SELECT id FROM leads WHERE state = 'pending' AND created < ? "
@@ -282,7 +325,7 @@ class SQLiteJournal:
             yield _entry(row)
 
     def stats(self, now: float | None = None) -> dict[str, Any]:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         db = self._connection()
         counts = {state: 0 for state in STATES}
         counts.update({row[0]: row[1] for row in db.execute("SELECT state, COUNT(*) FROM leads GROUP BY state")})
@@ -292,10 +335,18 @@ class SQLiteJournal:
                 "counters": counters}
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None and self._local.pid == os.getpid():
-            db.close()
-        self._local.db = None
+        """Close every connection this journal opened in this process, whichever thread opened it
+        (never one inherited across a fork: that is its parent's). Using the journal again opens
+        new ones. Call it when no other thread is in the middle of a call on the journal."""
+        opened = self._opened.get(os.getpid())
+        if opened is None:
+            return
+        with opened.lock:
+            handles = list(opened.handles)
+        for handle in handles:
+            db, handle.db = handle.db, None
+            if db is not None:
+                db.close()
 
 
 def _check_limits(db: sqlite3.Connection, limits: Sequence[Limit], now: float) -> None:

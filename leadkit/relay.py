@@ -43,7 +43,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None = None, rand: Callable[[], float] = random.random
               ) -> float:
-        backoff = min(self.cap, self.base * 2 ** min(attempts, 30))
+        backoff = min(self.cap, self.base * 2.0 ** min(attempts, 30))
         jittered = backoff * (0.5 + rand() / 2)  # "equal jitter": spreads retries, keeps a floor
         return max(jittered, min(retry_after or 0.0, self.cap * 4))
 
@@ -71,22 +71,32 @@ def outcome_for(answer: Answer, entry: Entry, policy: RetryPolicy, now: float | 
 
 
 class Courier:
-    """Makes one attempt for a claimed lead and records it."""
+    """Makes one attempt for a claimed lead and records it.
+
+    ``clock`` (:func:`time.time` by default) times the next attempt after a failure; the
+    journal's own clock decides when that time has come, so give both the same clock.
+    """
 
     def __init__(self, journal: Journal, send: Callable[[Mapping[str, Any]], Answer], policy: RetryPolicy,
-                 *, lease: float) -> None:
+                 *, lease: float, clock: Callable[[], float] = time.time) -> None:
         self.journal = journal
         self.send_payload = send
         self.policy = policy
         self.lease = lease
+        self.clock = clock
 
     def attempt(self, entry: Entry, owner: str) -> Entry:
-        """Send a lead ``owner`` holds; returns it as recorded (unchanged if the lease was lost)."""
+        """Send a lead ``owner`` holds; returns it as the journal holds it afterwards. When the
+        lease ran out during the send and another sender took the lead, that sender's outcome
+        stands and this attempt's is only logged."""
         answer = self.send_payload(entry.payload)
-        outcome = outcome_for(answer, entry, self.policy)
-        if not self.journal.record(entry.id, outcome, owner=owner):
-            log.warning("lead %s: the lease ran out during the attempt; another sender owns it now", entry.id)
-        _log_attempt(entry, outcome, answer)
+        now = self.clock()
+        outcome = outcome_for(answer, entry, self.policy, now)
+        if self.journal.record(entry.id, outcome, owner=owner):
+            _log_attempt(entry, outcome, answer, now)
+        else:
+            log.warning("lead %s: the lease ran out during the attempt and another sender holds the lead now; "
+                        "its outcome stands, not this attempt's (%s)", entry.id, answer.detail or answer.outcome)
         return self.journal.get(entry.id) or entry
 
     def retry(self, lead_id: str, *, force: bool = False) -> Entry | None:
@@ -114,7 +124,7 @@ class Courier:
         return ids
 
 
-def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer) -> None:
+def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer, now: float) -> None:
     attempt = entry.attempts + 1
     ms = answer.elapsed * 1000
     if outcome.state == "delivered":
@@ -125,7 +135,7 @@ def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer) -> None:
     elif outcome.state == "rejected":
         log.info("lead %s refused by %s: %s", entry.id, entry.call, answer.detail)
     else:
-        wait = (outcome.next_attempt or time.time()) - time.time()
+        wait = (outcome.next_attempt or now) - now
         log.warning("lead %s not delivered to %s on attempt %d: %s; kept in the journal, next try in %.0f s",
                     entry.id, entry.call, attempt, answer.detail, wait)
 

@@ -18,6 +18,7 @@ lost and zero sent twice.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,7 +62,8 @@ class Figures:
 # -- processes: the helpers the end-to-end tests use ----------------------------------------
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from servers import free_port, leadkit_process, stop, wait_until_up  # noqa: E402
+from servers import free_port, leadkit_process, server_log, stop, wait_until_up  # noqa: E402
+from support import wait_for  # noqa: E402
 
 
 def write_config(folder: Path, api: str, role: str = "wm", *, timeout: float = 1.0, lease: float = 3.0) -> Path:
@@ -122,17 +124,24 @@ def submit(base: str, numbers: range, workers: int = 4) -> int:
 
 def wait_settled(base: str, timeout: float) -> dict[str, int]:
     """Wait until the journal holds no pending lead; the counts by state."""
-    deadline = time.monotonic() + timeout
-    while True:
+    counts: dict[str, int] = {}
+
+    def settled() -> bool:
+        nonlocal counts
         try:
             counts = requests.get(base + "leadkit/health", timeout=2).json()["leads"]
-            if counts["pending"] == 0:
-                return counts
         except (requests.RequestException, ValueError, KeyError):
-            counts = {}
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"leads still pending after {timeout} s: {counts}")
-        time.sleep(0.1)
+            return False
+        return counts["pending"] == 0
+
+    if not wait_for(settled, timeout, interval=0.1):
+        raise RuntimeError(f"leads still pending after {timeout} s: {counts}")
+    return counts
+
+
+def relay_failed(process: subprocess.Popen[str]) -> bool:
+    """Has the server's relay tried a lead again, and failed (a second attempt or later, logged)?"""
+    return re.search(r"not delivered to \S+ on attempt (?:[2-9]|\d{2,})", server_log(process)) is not None
 
 
 def count(name: str, networks: list[SandboxNetwork], numbers: range, thanked: int, started: float,
@@ -158,13 +167,14 @@ def outage(how: str, leads: int = 12) -> Callable[[Path], Figures]:
         networks = [network]
         config = write_config(folder, network.url)
         numbers = range(1000, 1000 + leads)
-        with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, _):
+        with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, process):
             if how == "refuse":
                 network.stop()  # nothing listens: connections are refused
             else:
                 network.fail_next(1_000_000, how, retry_after=2 if how == "hang" else None)
             thanked = submit(base, numbers)
-            time.sleep(1)  # the relay keeps failing meanwhile
+            if not wait_for(lambda: relay_failed(process), 30):  # the relay keeps failing meanwhile
+                raise RuntimeError(f"the relay made no second attempt:\n{server_log(process)[-4000:]}")
             if how == "refuse":
                 network = SandboxNetwork(keys=[KEY], port=port).start()
                 networks.append(network)
@@ -188,9 +198,8 @@ def kill_mid_send(folder: Path) -> Figures:
     with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, process):
         customer = threading.Thread(target=order, args=(base, numbers[0]))
         customer.start()
-        deadline = time.monotonic() + 10
-        while not network.leads and time.monotonic() < deadline:
-            time.sleep(0.02)
+        if not wait_for(lambda: network.leads, 30):
+            raise RuntimeError(f"the lead never reached the network:\n{server_log(process)[-4000:]}")
         os.kill(process.pid, signal.SIGKILL)  # journalled, sent, no answer yet
         process.wait()
         customer.join()

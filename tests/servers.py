@@ -11,12 +11,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import requests
+
+from support import wait_for
 
 __all__ = ["free_port", "leadkit_process", "server_log", "stop", "wait_until_up"]
 
@@ -46,11 +47,10 @@ def leadkit_process(*args: str, env: dict[str, str] | None = None, cwd: Path | N
 
 
 def server_log(process: subprocess.Popen[str]) -> str:
-    """What a process started by :func:`leadkit_process` has logged so far."""
-    log = process.leadkit_log  # type: ignore[attr-defined]
-    log.flush()
-    log.seek(0)
-    return str(log.read())
+    """What a process started by :func:`leadkit_process` has logged so far; safe to poll while it runs."""
+    fd = process.leadkit_log.fileno()  # type: ignore[attr-defined]
+    # pread leaves the file offset alone: the server writes through the same open file, at that offset.
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -66,16 +66,15 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 def wait_until_up(url: str, timeout: float) -> None:
     """Return once ``url`` answers 200; RuntimeError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.05)
+    if not wait_for(lambda: _answers(url), timeout, interval=0.05):
+        raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def free_port() -> int:

@@ -1,13 +1,19 @@
-"""Helpers the tests share: a valid configuration for any role and dialect."""
+"""Helpers the tests share: a valid configuration for any role and dialect, a clock the test
+moves by hand (and a journal on it: the ``clock`` and ``journal`` fixtures, for a test module
+to import), and waiting for state another thread or process writes."""
 
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
+import pytest
 from werkzeug.test import Client
 
 from leadkit.config import Config, config_from_mapping
+from leadkit.journal import SQLiteJournal
 
 KEY = "1-0f3a9c2e7b5d4a1f"
 SECRET = "test-secret-0123456789abcdef"
@@ -41,3 +47,50 @@ class BrowserClient(Client):
             headers.setdefault("Origin", self.origin)
             kwargs["headers"] = headers
         return super().open(*args, **kwargs)
+
+
+#: Where a :class:`FakeClock` starts: 2023-11-14 22:13:20 UTC.
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it, for leadkit's ``clock=`` parameters:
+    calling it reads the time, :meth:`advance` is time passing. Never mix it with real
+    timestamps (``time.time()``, a :class:`~leadkit.lead.Lead`'s ``created``) in one journal."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture()
+def clock() -> FakeClock:
+    """A :class:`FakeClock` at :data:`T0`."""
+    return FakeClock(T0)
+
+
+@pytest.fixture()
+def journal(tmp_path: Path, clock: FakeClock) -> Iterator[SQLiteJournal]:
+    """A journal of its own on the test's ``clock``; closed after the test."""
+    journal = SQLiteJournal(tmp_path / "leadkit.db", clock=clock)
+    yield journal
+    journal.close()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds; False if it still does not after ``timeout`` seconds.
+
+    For state that another thread or process writes. The deadline is generous because a busy
+    machine is slow, and it costs nothing when the state comes at once."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

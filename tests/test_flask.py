@@ -15,7 +15,7 @@ flask = pytest.importorskip("flask", reason="Flask is not installed: `make test`
 import requests  # noqa: E402
 
 from leadkit.testing.sandbox import SandboxNetwork  # noqa: E402
-from servers import free_port  # noqa: E402
+from servers import free_port, wait_until_up  # noqa: E402
 from support import KEY, SECRET, make_config  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flask_landing"
@@ -49,17 +49,14 @@ def test_the_example_prelanding_to_landing_to_order(tmp_path: Path) -> None:
         server = subprocess.Popen([str(WAITRESS), f"--listen=127.0.0.1:{port}", "app:app"], cwd=EXAMPLE, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
+            try:
+                wait_until_up(f"{base}/leadkit/health", 30)
+            except RuntimeError:
+                server.kill()
+                pytest.fail(f"the example did not start: {server.communicate()[1]}")
             browser = requests.Session()
             browser.headers["Origin"] = base
-            for _ in range(200):
-                try:
-                    article = browser.get(f"{base}/article?utm_source=flask&sub1=click-9", timeout=2)
-                    break
-                except requests.ConnectionError:
-                    import time
-                    time.sleep(0.05)
-            else:
-                pytest.fail(f"the example did not start: {server.stderr.read() if server.stderr else ''}")
+            article = browser.get(f"{base}/article?utm_source=flask&sub1=click-9", timeout=5)
             link = re.search(r'id="to-landing" href="([^"]+)"', article.text)
             assert link and link.group(1).replace("&amp;", "&") == "/?utm_source=flask&sub1=click-9"
             landing = requests.get(base + link.group(1).replace("&amp;", "&"), timeout=5)  # a fresh visitor: no cookie

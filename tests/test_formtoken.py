@@ -5,32 +5,17 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-import itsdangerous.timed
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from leadkit.formtoken import FormTokens, IssuedToken, TokenError
 from leadkit.tags import TagCookie
-from support import SECRET
-
-T0 = 1_700_000_000
-
-
-class Clock:
-    """Stands in for the ``time`` module inside itsdangerous: its ``time()`` is ours to set."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
+from support import SECRET, T0, FakeClock
 
 
 @pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(T0)
-    monkeypatch.setattr(itsdangerous.timed, "time", clock)
-    return clock
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 def test_round_trip() -> None:
@@ -43,11 +28,17 @@ def test_round_trip() -> None:
     assert before - 1 <= read.issued_at <= time.time()
 
 
-def test_issued_at_is_the_signing_time(clock: Clock) -> None:
-    tokens = FormTokens(SECRET)
+def test_issued_at_is_the_signing_time(clock: FakeClock) -> None:
+    tokens = FormTokens(SECRET, clock=clock)
     token = tokens.issue()
-    clock.now = T0 + 42
+    clock.advance(42)
     assert tokens.read(token).issued_at == T0
+
+
+def test_the_clock_keeps_whole_seconds(clock: FakeClock) -> None:
+    clock.advance(0.75)
+    tokens = FormTokens(SECRET, clock=clock)
+    assert tokens.read(tokens.issue()).issued_at == T0, "as itsdangerous signs: the second, not the fraction"
 
 
 def test_each_issue_has_its_own_nonce() -> None:
@@ -118,10 +109,10 @@ def test_forged_tokens_are_refused(forge: Callable[[str], str]) -> None:
     pytest.param(3601, True, id="one-second-late"),
     pytest.param(30 * 86400, True, id="a-month-old"),
 ])
-def test_expiry(clock: Clock, age: int, expired: bool) -> None:
-    tokens = FormTokens(SECRET, max_age=3600)
+def test_expiry(clock: FakeClock, age: int, expired: bool) -> None:
+    tokens = FormTokens(SECRET, max_age=3600, clock=clock)
     token = tokens.issue()
-    clock.now = T0 + age
+    clock.advance(age)
     if not expired:
         assert tokens.read(token).issued_at == T0
         return
@@ -131,12 +122,12 @@ def test_expiry(clock: Clock, age: int, expired: bool) -> None:
     assert str(caught.value) == "form token expired"
 
 
-def test_the_default_max_age_is_a_day(clock: Clock) -> None:
-    tokens = FormTokens(SECRET)
+def test_the_default_max_age_is_a_day(clock: FakeClock) -> None:
+    tokens = FormTokens(SECRET, clock=clock)
     token = tokens.issue()
-    clock.now = T0 + 86400
+    clock.advance(86400)
     tokens.read(token)
-    clock.now = T0 + 86401
+    clock.advance(1)
     with pytest.raises(TokenError, match="expired"):
         tokens.read(token)
 

@@ -1,4 +1,7 @@
-"""The lead journal: adding, double submits, leases, outcomes, expiry, reading, and the file itself."""
+"""The lead journal: adding, double submits, leases, outcomes, expiry, reading, and the file itself.
+
+Time passes on a :class:`~support.FakeClock` the tests move: no test waits for a lease or a window to run out.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
 from leadkit.visitor import Visitor
-from support import KEY, make_config
+from support import KEY, T0, FakeClock, make_config, wait_for
+from support import clock, journal  # noqa: F401 - fixtures
 
 CALL = "wm/push"
 PAYLOAD = {"offer": 217, "phone": "77001234567", "name": "Айгерим Нурланова ✓",
@@ -29,17 +33,14 @@ PAYLOAD = {"offer": 217, "phone": "77001234567", "name": "Айгерим Нур�
 fork_warning = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 
 
-@pytest.fixture()
-def journal(tmp_path: Path) -> SQLiteJournal:
-    return SQLiteJournal(tmp_path / "leadkit.db")
-
-
 def entry(lead_id: str, **fields: Any) -> Entry:
     return Entry(id=lead_id, call=CALL, payload=fields.pop("payload", PAYLOAD), **fields)
 
 
 def add(journal: SQLiteJournal, lead_id: str, *, owner: str = "writer", lease: float = 60, window: float = 0,
         **fields: Any) -> Entry:
+    """Write a lead created now by the journal's clock (or at ``created``)."""
+    fields.setdefault("created", journal.clock())
     stored, created = journal.add(entry(lead_id, **fields), owner=owner, lease=lease, window=window)
     assert created
     return stored
@@ -63,17 +64,22 @@ def settle(journal: SQLiteJournal, lead_id: str, state: str = "delivered", **fie
 
 
 def test_add_writes_a_pending_lead_claimed_by_its_owner(journal: SQLiteJournal) -> None:
-    before = time.time()
-    stored, created = journal.add(entry("1", fingerprint="fp"), owner="web-1", lease=60, window=120)
-    after = time.time()
+    stored, created = journal.add(entry("1", fingerprint="fp", created=T0 - 1), owner="web-1", lease=60, window=120)
     assert created
     assert (stored.id, stored.call, stored.state, stored.attempts, stored.uncertain) == ("1", CALL, "pending", 0,
                                                                                          False)
     assert stored.lease_owner == "web-1"
-    assert stored.lease_until is not None and before + 60 <= stored.lease_until <= after + 60
-    assert stored.next_attempt is not None and before <= stored.next_attempt <= after
-    assert before <= stored.updated <= after
+    assert (stored.created, stored.updated, stored.next_attempt, stored.lease_until) == (T0 - 1, T0, T0, T0 + 60), \
+        "created is the lead's own time; the rest is the journal's clock"
     assert not stored.settled
+
+
+def test_the_journal_reads_time_from_time_time_by_default(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "leadkit.db")
+    before = time.time()
+    stored = add(journal, "1")
+    assert stored.lease_until is not None and before + 60 <= stored.lease_until <= time.time() + 60
+    journal.close()
 
 
 def test_get_round_trips_the_payload(journal: SQLiteJournal) -> None:
@@ -108,7 +114,7 @@ def test_same_fingerprint_within_the_window_returns_the_first_lead(journal: SQLi
 
 
 @pytest.mark.parametrize(("first", "second", "window"), [
-    pytest.param({"fingerprint": "fp", "created": time.time() - 300}, {"fingerprint": "fp"}, 120,
+    pytest.param({"fingerprint": "fp", "created": T0 - 300}, {"fingerprint": "fp"}, 120,
                  id="outside-the-window"),
     pytest.param({"fingerprint": None}, {"fingerprint": None}, 120, id="no-fingerprint"),
     pytest.param({"fingerprint": "fp"}, {"fingerprint": "fp"}, 0, id="window-zero"),
@@ -122,12 +128,13 @@ def test_not_a_double_submit(journal: SQLiteJournal, first: dict[str, Any], seco
     assert journal.stats()["counts"]["pending"] == 2
 
 
-def test_the_window_closes_with_time(journal: SQLiteJournal) -> None:
+def test_the_window_closes_with_time(journal: SQLiteJournal, clock: FakeClock) -> None:
     add(journal, "1", fingerprint="fp")
-    _, created = journal.add(entry("2", fingerprint="fp"), owner="w", lease=60, window=5)
-    assert not created
-    time.sleep(0.15)
-    stored, created = journal.add(entry("3", fingerprint="fp"), owner="w", lease=60, window=0.1)
+    clock.advance(5)
+    _, created = journal.add(entry("2", fingerprint="fp", created=clock()), owner="w", lease=60, window=5)
+    assert not created, "five seconds on: still the same order"
+    clock.advance(0.5)
+    stored, created = journal.add(entry("3", fingerprint="fp", created=clock()), owner="w", lease=60, window=5)
     assert created and stored.id == "3"
 
 
@@ -146,14 +153,24 @@ def test_a_held_lead_cannot_be_claimed_until_its_lease_expires(journal: SQLiteJo
     assert not journal.record("1", Outcome("delivered"), owner="a"), "the old holder lost the lead"
 
 
+def test_a_lease_runs_out_on_the_journal_s_clock(journal: SQLiteJournal, clock: FakeClock) -> None:
+    add(journal, "1", owner="a", lease=60)
+    clock.advance(60)
+    assert journal.claim("1", owner="b", lease=60) is None, "a lease holds until its last second"
+    assert journal.claim_due(owner="b", lease=60, limit=5) == []
+    clock.advance(1)
+    claimed = journal.claim_due(owner="b", lease=60, limit=5)
+    assert [(e.id, e.lease_owner, e.lease_until) for e in claimed] == [("1", "b", T0 + 121)]
+
+
 def test_claim_refuses_settled_and_unknown_leads(journal: SQLiteJournal) -> None:
     settle(journal, "1", "delivered")
-    assert journal.claim("1", owner="b", lease=60, force=True, now=time.time() + 3600) is None
+    assert journal.claim("1", owner="b", lease=60, force=True, now=T0 + 3600) is None
     assert journal.claim("missing", owner="b", lease=60, force=True) is None
 
 
 def test_claim_waits_for_the_next_attempt_unless_forced(journal: SQLiteJournal) -> None:
-    add_released(journal, "1", next_attempt=time.time() + 3600)
+    add_released(journal, "1", next_attempt=T0 + 3600)
     assert journal.claim("1", owner="b", lease=60) is None
     forced = journal.claim("1", owner="b", lease=60, force=True)
     assert forced is not None and forced.lease_owner == "b"
@@ -161,10 +178,9 @@ def test_claim_waits_for_the_next_attempt_unless_forced(journal: SQLiteJournal) 
 
 
 def test_claim_due_takes_only_due_free_pending_leads(journal: SQLiteJournal) -> None:
-    now = time.time()
-    add_released(journal, "due-1", next_attempt=now - 10)
-    add_released(journal, "due-2", next_attempt=now - 5)
-    add_released(journal, "later", next_attempt=now + 3600)
+    add_released(journal, "due-1", next_attempt=T0 - 10)
+    add_released(journal, "due-2", next_attempt=T0 - 5)
+    add_released(journal, "later", next_attempt=T0 + 3600)
     add(journal, "held", owner="someone", lease=600)
     settle(journal, "delivered", "delivered")
     settle(journal, "rejected", "rejected")
@@ -178,7 +194,7 @@ def test_claim_due_takes_only_due_free_pending_leads(journal: SQLiteJournal) -> 
 
 def test_claim_due_respects_the_limit(journal: SQLiteJournal) -> None:
     for i in range(5):
-        add_released(journal, str(i), next_attempt=time.time() - 100 + i)
+        add_released(journal, str(i), next_attempt=T0 - 100 + i)
     first = journal.claim_due(owner="a", lease=60, limit=2)
     second = journal.claim_due(owner="b", lease=60, limit=2)
     third = journal.claim_due(owner="c", lease=60, limit=2)
@@ -190,7 +206,8 @@ def test_claim_due_takes_a_lead_back_when_its_lease_expired(journal: SQLiteJourn
     assert journal.claim_due(owner="relay", lease=60, limit=5) == []
     assert stored.lease_until is not None
     claimed = journal.claim_due(owner="relay", lease=60, limit=5, now=stored.lease_until + 1)
-    assert [e.lease_owner for e in claimed] == ["relay"]
+    assert [(e.lease_owner, e.uncertain) for e in claimed] == [("relay", True)], \
+        "the crashed sender's attempt may have reached the network"
 
 
 # -- exclusivity under contention --------------------------------------------------
@@ -198,10 +215,10 @@ def test_claim_due_takes_a_lead_back_when_its_lease_expired(journal: SQLiteJourn
 LEADS = 200
 
 
-def fill(journal: SQLiteJournal) -> None:
+def fill(journal: SQLiteJournal, clock: FakeClock) -> None:
     for i in range(LEADS):
         add(journal, f"{i:03d}", lease=0)  # written, released at once: due to every sender
-    time.sleep(0.01)  # lease_until < now for all of them
+    clock.advance(1)  # lease_until < now for all of them
 
 
 def claim_all(journal: SQLiteJournal, owner: str) -> list[str]:
@@ -222,8 +239,8 @@ def assert_each_claimed_once(journal: SQLiteJournal, claims: dict[str, list[str]
             assert got is not None and got.lease_owner == owner
 
 
-def test_threads_never_claim_one_lead_twice(journal: SQLiteJournal) -> None:
-    fill(journal)
+def test_threads_never_claim_one_lead_twice(journal: SQLiteJournal, clock: FakeClock) -> None:
+    fill(journal, clock)
     start = threading.Barrier(8)
     claims: dict[str, list[str]] = {}
     errors: list[BaseException] = []
@@ -245,9 +262,10 @@ def test_threads_never_claim_one_lead_twice(journal: SQLiteJournal) -> None:
     assert_each_claimed_once(journal, claims)
 
 
-def _process_sender(path: str | None, shared: SQLiteJournal | None, owner: str, start: Any, out: Any) -> None:
+def _process_sender(path: str, shared: SQLiteJournal | None, clock: FakeClock, owner: str, start: Any,
+                    out: Any) -> None:
     try:
-        journal = shared if shared is not None else SQLiteJournal(path)  # type: ignore[arg-type]
+        journal = shared if shared is not None else SQLiteJournal(path, clock=clock)
         start.wait(10)  # all four at once
         out.put((owner, claim_all(journal, owner), None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -259,12 +277,12 @@ def _process_sender(path: str | None, shared: SQLiteJournal | None, owner: str, 
     pytest.param(False, id="each-opens-its-own"),
     pytest.param(True, id="one-journal-made-before-fork"),
 ])
-def test_processes_never_claim_one_lead_twice(journal: SQLiteJournal, reuse: bool) -> None:
-    fill(journal)  # the parent's connection is open (and used) when the children fork
+def test_processes_never_claim_one_lead_twice(journal: SQLiteJournal, clock: FakeClock, reuse: bool) -> None:
+    fill(journal, clock)  # the parent's connection is open (and used) when the children fork
     context = multiprocessing.get_context("fork")
     start, out = context.Barrier(4), context.Queue()
-    processes = [context.Process(target=_process_sender,
-                                 args=(str(journal.path), journal if reuse else None, f"process-{n}", start, out))
+    processes = [context.Process(target=_process_sender, args=(str(journal.path), journal if reuse else None, clock,
+                                                               f"process-{n}", start, out))
                  for n in range(4)]
     for process in processes:
         process.start()
@@ -290,7 +308,7 @@ def test_only_the_lease_owner_records(journal: SQLiteJournal) -> None:
 
 def test_record_releases_the_lease_and_counts_the_attempt(journal: SQLiteJournal) -> None:
     add(journal, "1", owner="a")
-    retry_at = time.time() + 30
+    retry_at = T0 + 30
     assert journal.record("1", Outcome("pending", error="HTTP 502", next_attempt=retry_at, uncertain=True),
                           owner="a")
     got = journal.get("1")
@@ -304,7 +322,7 @@ def test_record_releases_the_lease_and_counts_the_attempt(journal: SQLiteJournal
 def test_network_id_and_redirect_survive_later_records(journal: SQLiteJournal) -> None:
     add(journal, "1", owner="a")
     assert journal.record("1", Outcome("pending", network_id="1001", redirect="https://cab.example/1001",
-                                       next_attempt=time.time() - 1), owner="a")
+                                       next_attempt=T0), owner="a")
     claimed = journal.claim("1", owner="b", lease=60)
     assert claimed is not None
     assert journal.record("1", Outcome("delivered", error="duplicate"), owner="b")
@@ -337,22 +355,23 @@ def test_a_settled_lead_is_never_recorded_again(journal: SQLiteJournal, state: s
 # -- expire -------------------------------------------------------------------------
 
 
-def test_expire_kills_old_free_pending_leads_only(journal: SQLiteJournal) -> None:
-    now = time.time()
-    old = now - 100
-    add_released(journal, "old", next_attempt=now + 5, created=old)
-    add(journal, "old-held", owner="busy", lease=600, created=old)
-    add_released(journal, "young", next_attempt=now + 5, created=now - 5)
-    settle(journal, "old-delivered", "delivered", created=old)
-    settle(journal, "old-rejected", "rejected", created=old)
-    assert journal.expire(50, now=now) == ["old"]
+def test_expire_kills_old_free_pending_leads_only(journal: SQLiteJournal, clock: FakeClock) -> None:
+    add_released(journal, "old", next_attempt=T0 + 5)
+    add(journal, "old-held", owner="busy", lease=600)
+    settle(journal, "old-delivered", "delivered")
+    settle(journal, "old-rejected", "rejected")
+    clock.advance(95)
+    add_released(journal, "young", next_attempt=T0 + 100)
+    clock.advance(5)
+    assert journal.expire(50) == ["old"]
     dead = journal.get("old")
     assert dead is not None and dead.state == "dead" and dead.next_attempt is None
     assert {e.id: e.state for e in journal.entries()} == {
         "old": "dead", "old-held": "pending", "young": "pending", "old-delivered": "delivered",
         "old-rejected": "rejected"}
     assert journal.claim("old", owner="x", lease=60, force=True) is None, "dead is final"
-    assert journal.expire(50, now=now) == [], "nothing dies twice"
+    assert journal.expire(50) == [], "nothing dies twice"
+    assert journal.expire(550, now=T0 + 601) == ["old-held"], "a held lead dies once its lease ran out"
 
 
 # -- reading ----------------------------------------------------------------------
@@ -379,24 +398,27 @@ def test_entries_filter_and_order(journal: SQLiteJournal) -> None:
     assert ids(state="pending", limit=1) == ["a"]
 
 
-def test_stats_count_every_state(journal: SQLiteJournal) -> None:
-    now = time.time()
-    empty = journal.stats(now=now)
+def test_stats_count_every_state(journal: SQLiteJournal, clock: FakeClock) -> None:
+    empty = journal.stats()
     assert (empty["counts"], empty["oldest_pending_age"]) == ({state: 0 for state in STATES}, None)
-    add(journal, "p1", created=now - 100)
-    add(journal, "p2", created=now - 30)
+    settle(journal, "d2", "delivered")
+    clock.advance(400)
+    add(journal, "p1")
+    clock.advance(70)
+    add(journal, "p2")
     settle(journal, "d1", "delivered")
-    settle(journal, "d2", "delivered", created=now - 500)
-    stats = journal.stats(now=now)
+    clock.advance(30)
+    stats = journal.stats()
     assert stats["counts"] == {"pending": 2, "delivered": 2, "rejected": 0, "dead": 0}
     assert list(stats["counts"]) == list(STATES)
     assert stats["oldest_pending_age"] == 100.0
 
 
-def test_stats_without_pending_leads(journal: SQLiteJournal) -> None:
+def test_stats_without_pending_leads(journal: SQLiteJournal, clock: FakeClock) -> None:
     settle(journal, "r", "rejected")
-    add_released(journal, "x", next_attempt=0, created=time.time() - 1000)
-    journal.expire(10)
+    add_released(journal, "x", next_attempt=0)
+    clock.advance(11)
+    assert journal.expire(10) == ["x"]
     stats = journal.stats()
     assert stats["counts"] == {"pending": 0, "delivered": 0, "rejected": 1, "dead": 1}
     assert stats["oldest_pending_age"] is None
@@ -453,8 +475,64 @@ def test_each_thread_has_its_own_connection(journal: SQLiteJournal) -> None:
     assert theirs and theirs[0] is not mine
 
 
+def is_closed(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
+
+
+def test_close_closes_every_thread_s_connection_and_the_journal_reopens(journal: SQLiteJournal) -> None:
+    mine = journal._connection()
+    theirs: list[sqlite3.Connection] = []
+    errors: list[BaseException] = []
+    opened, closed = threading.Event(), threading.Event()
+
+    def worker() -> None:  # opens its connection, waits while the main thread closes the journal, goes on
+        try:
+            theirs.append(journal._connection())
+            add(journal, "before-close")
+            opened.set()
+            assert closed.wait(10)
+            add(journal, "after-close")
+            theirs.append(journal._connection())
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+            opened.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert opened.wait(10)
+    journal.close()
+    closed.set()
+    assert is_closed(mine) and theirs and is_closed(theirs[0]), "the other thread's connection is closed too"
+    thread.join(10)
+    assert not errors, errors
+    assert len(theirs) == 2 and theirs[1] is not theirs[0] and not is_closed(theirs[1]), "reopened on use"
+    assert [e.id for e in journal.entries()] == ["before-close", "after-close"]
+    assert journal._connection() is not mine
+    journal.close()
+    journal.close()  # closing a closed journal is harmless
+    assert journal.get("after-close") is not None
+
+
+def test_a_thread_s_connection_ends_with_its_thread(journal: SQLiteJournal) -> None:
+    def kept() -> int:  # the connections close() would close
+        return len(journal._opened[os.getpid()].handles)
+
+    before = kept()
+    during: list[int] = []
+    thread = threading.Thread(target=lambda: (add(journal, "1"), during.append(kept())))
+    thread.start()
+    thread.join(10)
+    assert during == [before + 1], "the thread opened a connection of its own"
+    assert wait_for(lambda: kept() == before), "short-lived request threads leave no connection behind them"
+
+
 def _report_connection(journal: SQLiteJournal, inherited: sqlite3.Connection, out: Any) -> None:
     try:
+        journal.close()  # the child's own connections only: the inherited one is the parent's
         mine = journal._connection()
         add(journal, "from-child")
         out.put((mine is inherited, None))
@@ -470,11 +548,12 @@ def test_a_connection_never_crosses_a_fork(journal: SQLiteJournal) -> None:
     out = context.Queue()
     child = context.Process(target=_report_connection, args=(journal, inherited, out))
     child.start()
-    reused, error = out.get(timeout=10)
+    reused, error = out.get(timeout=30)
     child.join(10)
     assert error is None and reused is False, "the child opened its own connection"
     assert journal._connection() is inherited, "the parent keeps its own"
-    assert [e.id for e in journal.entries()] == ["from-parent", "from-child"]
+    add(journal, "after-the-child")  # and it still writes, whatever the child opened and closed
+    assert [e.id for e in journal.entries()] == ["from-parent", "from-child", "after-the-child"]
 
 
 def test_the_network_key_is_never_stored(tmp_path: Path) -> None:

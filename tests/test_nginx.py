@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from leadkit.testing.sandbox import SandboxNetwork
 from servers import free_port, leadkit_process
-from support import KEY, SECRET
+from support import KEY, SECRET, wait_for
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "standalone"
 # Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
@@ -112,14 +111,17 @@ def nginx_process(folder: Path, upstream: str, timeout: float = 10) -> Iterator[
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+    """True once nginx takes connections on ``port``; False if it ended first or did not within ``timeout``."""
+    up = wait_for(lambda: process.poll() is not None or _accepts(port), timeout, interval=0.05)
+    return up and process.poll() is None
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

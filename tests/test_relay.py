@@ -1,4 +1,8 @@
-"""Delivering journalled leads: the backoff, what an answer comes to, one attempt against the sandbox, the loop."""
+"""Delivering journalled leads: the backoff, what an answer comes to, one attempt against the sandbox, the loop.
+
+The journal and the couriers share a :class:`~support.FakeClock`: leases run out and retries come due when a test
+moves it, and a test that waits for the relay thread waits for the state it needs, not for time.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import multiprocessing
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import pytest
@@ -23,10 +26,11 @@ from leadkit.phone import parse_phone
 from leadkit.relay import Courier, Relay, RetryPolicy, is_uncertain, outcome_for
 from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.visitor import Visitor
-from support import make_config
+from support import T0, FakeClock, make_config, wait_for
+from support import clock, journal  # noqa: F401 - fixtures
 
 CALLS = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}
-NOW = 1_700_000_000.0
+NOW = T0
 
 
 # -- the backoff --------------------------------------------------------------------
@@ -166,13 +170,6 @@ def test_outcome_for_defaults_now_to_the_clock() -> None:
 # -- one attempt, against the sandbox ---------------------------------------------------------
 
 
-@pytest.fixture()
-def journal(tmp_path: Path) -> Iterator[SQLiteJournal]:
-    journal = SQLiteJournal(tmp_path / "leadkit.db")
-    yield journal
-    journal.close()
-
-
 def make_lead(phone: str = "87001234567") -> Lead:
     order = Order(name="Aigerim", phone=parse_phone(phone, ["KZ"]))
     return Lead(order=order, visitor=Visitor("203.0.113.7", "test-agent", False), tags={"sub1": "x"})
@@ -180,10 +177,10 @@ def make_lead(phone: str = "87001234567") -> Lead:
 
 def write(journal: SQLiteJournal, config: Config, phone: str = "87001234567", *, owner: str = "web",
           lease: float = 30) -> Entry:
-    """A lead as the middleware writes it: claimed by ``owner`` for its first attempt."""
+    """A lead as the middleware writes it: claimed by ``owner`` for its first attempt, created now."""
     lead = make_lead(phone)
     stored, created = journal.add(Entry(id=lead.id, call=CALLS[config.network.role],
-                                        payload=build_payload(lead, config), created=lead.created),
+                                        payload=build_payload(lead, config), created=journal.clock()),
                                   owner=owner, lease=lease, window=0)
     assert created
     return stored
@@ -198,7 +195,8 @@ def write_failed(journal: SQLiteJournal, config: Config, phone: str, *, next_att
 
 def make_courier(journal: SQLiteJournal, config: Config, send: Callable[[Mapping[str, Any]], Answer] | None = None,
                  lease: float = 30) -> Courier:
-    return Courier(journal, send or NetworkClient(config.network).send, RetryPolicy(), lease=lease)
+    return Courier(journal, send or NetworkClient(config.network).send, RetryPolicy(), lease=lease,
+                   clock=journal.clock)
 
 
 def first_attempt(journal: SQLiteJournal, config: Config, phone: str = "87001234567") -> Entry:
@@ -223,10 +221,9 @@ def test_a_502_is_kept_uncertain_and_a_forced_retry_delivers(network: SandboxNet
                                                            journal: SQLiteJournal) -> None:
     config = make_config("wm", "dalead", api=network.url)
     network.fail_next(1, "502")
-    before = time.time()
     failed = first_attempt(journal, config)
     assert (failed.state, failed.attempts, failed.uncertain, failed.lease_owner) == ("pending", 1, True, None)
-    assert failed.next_attempt is not None and failed.next_attempt >= before + 2.5
+    assert failed.next_attempt is not None and T0 + 2.5 <= failed.next_attempt <= T0 + 5
     assert failed.last_error and "502" in failed.last_error
     courier = make_courier(journal, config)
     assert courier.retry(failed.id) is None, "not due yet"
@@ -253,17 +250,43 @@ def test_a_dropped_answer_then_duplicate_counts_as_delivered_once(network: Sandb
 
 
 def test_a_lead_taken_over_from_a_dead_sender_counts_a_duplicate_as_delivered(network: SandboxNetwork,
-                                                                            journal: SQLiteJournal) -> None:
+                                                                            journal: SQLiteJournal,
+                                                                            clock: FakeClock) -> None:
     config = make_config("ext", "dalead", api=network.url)
-    stored = write(journal, config, owner="worker-killed-mid-call", lease=0.2)
+    stored = write(journal, config, owner="worker-killed-mid-call", lease=30)
     # The worker's attempt reached the network; the worker died before it could record the answer.
     assert NetworkClient(config.network).send(stored.payload).delivered
-    time.sleep(0.3)  # its lease runs out; the relay takes the lead over
-    assert make_courier(journal, config).run_due() == 1
+    courier = make_courier(journal, config)
+    assert courier.run_due() == 0, "the dead worker's lease still holds"
+    clock.advance(31)  # its lease runs out; the relay takes the lead over
+    assert courier.run_due() == 1
     assert network.leads[-1].answer["error"] == "duplicate"
     assert len(network.accepted()) == 1
     got = journal.get(stored.id)
     assert got is not None and got.state == "delivered", (got.state if got else None, got and got.error_code)
+
+
+def test_an_attempt_that_outlived_its_lease_leaves_the_new_holder_s_outcome(
+        journal: SQLiteJournal, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config("comp", "dalead")
+    stored = write(journal, config, owner="slow-worker", lease=30)
+    relay = Courier(journal, lambda payload: Answer("delivered", network_id="2002", detail="accepted as network id 2002"),
+                    RetryPolicy(), lease=30, clock=clock)
+
+    def slow_send(payload: Mapping[str, Any]) -> Answer:
+        clock.advance(31)  # the network is slow to answer; the worker's lease runs out meanwhile
+        assert relay.run_due() == 1, "the relay takes the lead over and delivers it"
+        return Answer("retryable", error="timeout", detail="no answer from the network within 30 s")
+
+    with caplog.at_level(logging.INFO, logger="leadkit.relay"):
+        got = Courier(journal, slow_send, RetryPolicy(), lease=30, clock=clock).attempt(stored, "slow-worker")
+    assert (got.state, got.network_id, got.attempts, got.lease_owner) == ("delivered", "2002", 1, None), \
+        "the relay's outcome stands: the late answer is not recorded over it"
+    assert journal.get(stored.id) == got
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert stored.id in warning and "lease ran out" in warning and "no answer from the network" in warning
+    assert not any("kept in the journal" in r.getMessage() for r in caplog.records), \
+        "the late attempt does not claim to have scheduled a retry"
 
 
 def test_a_final_error_is_never_sent_again(network: SandboxNetwork, journal: SQLiteJournal) -> None:
@@ -291,9 +314,8 @@ def test_a_network_side_db_failure_is_retried(network: SandboxNetwork, journal: 
 
 def test_run_due_sends_only_due_leads(network: SandboxNetwork, journal: SQLiteJournal) -> None:
     config = make_config("wm", "dalead", api=network.url)
-    now = time.time()
-    due = [write_failed(journal, config, f"870012345{n:02d}", next_attempt=now - 10 + n) for n in range(3)]
-    later = write_failed(journal, config, "87001234599", next_attempt=now + 3600)
+    due = [write_failed(journal, config, f"870012345{n:02d}", next_attempt=T0 - 10 + n) for n in range(3)]
+    later = write_failed(journal, config, "87001234599", next_attempt=T0 + 3600)
     held = write(journal, config, "87001234598", owner="busy-worker", lease=600)
     courier = make_courier(journal, config)
     assert courier.run_due(limit=2) == 2
@@ -308,17 +330,8 @@ def test_run_due_sends_only_due_leads(network: SandboxNetwork, journal: SQLiteJo
 # -- the relay ---------------------------------------------------------------------------------
 
 
-def relay_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name == "leadkit-relay" and t.is_alive())
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+def relay_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "leadkit-relay" and t.is_alive()}
 
 
 def state_of(journal: SQLiteJournal, lead_id: str) -> str | None:
@@ -338,34 +351,33 @@ def relays() -> Iterator[list[Relay]]:
 def test_the_relay_delivers_due_leads_in_the_background(network: SandboxNetwork, journal: SQLiteJournal,
                                                        relays: list[Relay]) -> None:
     config = make_config("comp", "dalead", api=network.url)
-    waiting = write_failed(journal, config, "87001234501", next_attempt=time.time())
+    waiting = write_failed(journal, config, "87001234501", next_attempt=T0)
     relay = Relay(make_courier(journal, config), poll=0.05, max_age=3600)
     relays.append(relay)
     relay.ensure_running()
-    assert eventually(lambda: state_of(journal, waiting.id) == "delivered")
-    failed_later = write_failed(journal, config, "87001234502", next_attempt=time.time())
-    assert eventually(lambda: state_of(journal, failed_later.id) == "delivered"), "it keeps polling"
+    assert wait_for(lambda: state_of(journal, waiting.id) == "delivered")
+    failed_later = write_failed(journal, config, "87001234502", next_attempt=T0)
+    assert wait_for(lambda: state_of(journal, failed_later.id) == "delivered"), "it keeps polling"
     assert len(network.accepted()) == 2
 
 
 def test_ensure_running_starts_one_thread_and_stop_ends_it(journal: SQLiteJournal, relays: list[Relay]) -> None:
     config = make_config("comp", "dalead")
-    relay = Relay(make_courier(journal, config), poll=0.05, max_age=3600)
+    relay = Relay(make_courier(journal, config), poll=3600, max_age=3600)
     relays.append(relay)
     before = relay_threads()
     relay.ensure_running()
     relay.ensure_running()
-    assert relay_threads() == before + 1
-    started = time.monotonic()
+    [thread] = relay_threads() - before
     relay.stop()
-    assert time.monotonic() - started < 1, "stop wakes the loop instead of waiting out the poll"
-    assert relay_threads() == before
+    assert not thread.is_alive(), "stop wakes the loop from its hour-long poll instead of waiting it out"
     relay.ensure_running()
-    assert relay_threads() == before + 1, "a stopped relay can start again"
+    [again] = relay_threads() - before
+    assert again is not thread, "a stopped relay can start again"
 
 
-def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQLiteJournal, relays: list[Relay],
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQLiteJournal, clock: FakeClock,
+                                           relays: list[Relay], caplog: pytest.LogCaptureFixture) -> None:
     config = make_config("comp", "dalead", api=network.url)
     client = NetworkClient(config.network)
     calls: list[str] = []
@@ -376,24 +388,28 @@ def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQL
             raise RuntimeError("a bug in one attempt")
         return client.send(payload)
 
-    waiting = write_failed(journal, config, "87001234501", next_attempt=time.time())
-    relay = Relay(make_courier(journal, config, flaky_send, lease=0.2), poll=0.05, max_age=3600)
+    waiting = write_failed(journal, config, "87001234501", next_attempt=T0)
+    relay = Relay(make_courier(journal, config, flaky_send, lease=30), poll=0.05, max_age=3600)
     relays.append(relay)
     with caplog.at_level(logging.ERROR, logger="leadkit.relay"):
         relay.ensure_running()
-        assert eventually(lambda: state_of(journal, waiting.id) == "delivered", 3)
+        assert wait_for(lambda: any("relay's pass failed" in r.getMessage() and r.exc_info for r in caplog.records))
+        assert state_of(journal, waiting.id) == "pending", "the failed pass still holds the lead's lease"
+        clock.advance(31)  # the lease runs out; a later pass takes the lead again
+        assert wait_for(lambda: state_of(journal, waiting.id) == "delivered")
     assert len(calls) == 2 and len(network.accepted()) == 1
-    assert any("relay's pass failed" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
-def test_expired_leads_are_logged_as_dead_without_the_phone(journal: SQLiteJournal, relays: list[Relay],
+def test_expired_leads_are_logged_as_dead_without_the_phone(journal: SQLiteJournal, clock: FakeClock,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     config = make_config("wm", "dalead")
     old = write(journal, config, "87001234567", owner="web")
     assert journal.record(old.id, Outcome("pending", error="the network answered HTTP 502",
-                                          next_attempt=time.time() + 3600, uncertain=True), owner="web")
-    relay = Relay(make_courier(journal, config), poll=0.05, max_age=0.1)
-    time.sleep(0.15)
+                                          next_attempt=T0 + 3600 * 24, uncertain=True), owner="web")
+    relay = Relay(make_courier(journal, config), poll=0.05, max_age=3600)
+    clock.advance(3600)
+    assert relay.run_once() == 0 and state_of(journal, old.id) == "pending", "an hour old is not too old yet"
+    clock.advance(1)
     with caplog.at_level(logging.INFO, logger="leadkit.relay"):
         assert relay.run_once() == 0
     assert state_of(journal, old.id) == "dead"
@@ -413,47 +429,65 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _relay_in_child(relay: Relay, journal: SQLiteJournal, lead: Entry, out: Any) -> None:
+class _CountedRelay(Relay):
+    """A relay that says when it has finished a pass."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.passed = threading.Event()
+
+    def run_once(self) -> int:
+        attempted = super().run_once()
+        self.passed.set()
+        return attempted
+
+
+def _relay_in_child(relay: Relay, journal: SQLiteJournal, clock: FakeClock, lead: Entry, out: Any) -> None:
     try:
         collect = _Collect()
         logger = logging.getLogger("leadkit.relay")
         logger.addHandler(collect)
         logger.setLevel(logging.INFO)
-        inherited = relay_threads()
-        relay.poll = 0.05  # the parent's relay sleeps for a minute: only the child's can deliver in time
+        inherited = len(relay_threads())
+        relay.poll = 0.05  # the parent's relay sleeps for an hour: only the child's can deliver
         relay.ensure_running()
-        started = relay_threads()
+        started = len(relay_threads())
         journal.add(lead, owner="child-web", lease=0, window=0)
-        delivered = eventually(lambda: state_of(journal, lead.id) == "delivered", 3)
-        by_child = [r.getMessage() for r in collect.records if r.process == os.getpid()
+        clock.advance(1)  # the web worker's lease ran out: the lead is the relay's
+
+        def by_child() -> list[str]:
+            return [r.getMessage() for r in list(collect.records) if r.process == os.getpid()
                     and r.threadName == "leadkit-relay" and "delivered" in r.getMessage()]
+
+        logged = wait_for(by_child, 20)  # logged after the journal recorded it
+        delivered = state_of(journal, lead.id) == "delivered"
         relay.stop()
-        out.put({"inherited": inherited, "started": started, "delivered": delivered, "by_child": by_child,
-                 "error": None})
+        out.put({"inherited": inherited, "started": started, "delivered": delivered and logged,
+                 "by_child": by_child(), "error": None})
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         out.put({"error": repr(exc)})
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_a_forked_worker_starts_its_own_relay(network: SandboxNetwork, journal: SQLiteJournal,
+def test_a_forked_worker_starts_its_own_relay(network: SandboxNetwork, journal: SQLiteJournal, clock: FakeClock,
                                               relays: list[Relay]) -> None:
     config = make_config("comp", "dalead", api=network.url)
-    relay = Relay(make_courier(journal, config), poll=60, max_age=3600)
+    relay = _CountedRelay(make_courier(journal, config), poll=3600, max_age=3600)
     relays.append(relay)
     before = relay_threads()  # other tests' relays may still be running in this process
     relay.ensure_running()  # as under gunicorn --preload: started in the master, before the fork
-    time.sleep(0.2)  # its first pass found nothing; it now sleeps for the poll
-    assert relay_threads() == before + 1
+    assert relay.passed.wait(20), "the master's relay made its first pass"  # now it waits out the poll
+    [master] = relay_threads() - before
     lead = make_lead("87001234555")
-    entry = Entry(id=lead.id, call="comp/add", payload=build_payload(lead, config))
+    entry = Entry(id=lead.id, call="comp/add", payload=build_payload(lead, config), created=journal.clock())
     context = multiprocessing.get_context("fork")
     out = context.Queue()
-    child = context.Process(target=_relay_in_child, args=(relay, journal, entry, out))
+    child = context.Process(target=_relay_in_child, args=(relay, journal, clock, entry, out))
     child.start()
-    report = out.get(timeout=15)
+    report = out.get(timeout=60)
     child.join(10)
     assert report["error"] is None, report["error"]
     assert (report["inherited"], report["started"]) == (0, 1), "threads do not survive a fork: a new one started"
     assert report["delivered"] and report["by_child"], report
     assert [received.fields["phone"] for received in network.accepted()] == ["77001234555"]
-    assert relay_threads() == before + 1, "the master's relay is untouched"
+    assert master.is_alive() and relay_threads() - before == {master}, "the master's relay is untouched"
