@@ -1,8 +1,9 @@
-"""Shared fixtures: the sandbox network."""
+"""Shared fixtures: the sandbox network, and the checks around every test (no relay left running, no secret leaked)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from typing import Any, Iterator
 
@@ -10,7 +11,6 @@ import pytest
 import requests
 
 from leadkit import LeadKit
-from leadkit.relay import Relay
 from leadkit.testing.sandbox import SandboxNetwork
 from support import KEY, SECRET
 
@@ -27,22 +27,19 @@ def network(sandbox: SandboxNetwork) -> SandboxNetwork:
     return sandbox
 
 
+def _relay_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "leadkit-relay" and t.is_alive()}
+
+
 @pytest.fixture(autouse=True)
-def relays_end_with_their_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Stop every relay thread a test started in this process. Left running, a relay would deliver
-    its test's pending leads to the shared sandbox later, in the middle of another test."""
-    started: list[Relay] = []
-    original = Relay.ensure_running
-
-    def recorded(self: Relay) -> None:
-        if self not in started:
-            started.append(self)
-        original(self)
-
-    monkeypatch.setattr(Relay, "ensure_running", recorded)
+def no_relay_outlives_its_test() -> Iterator[None]:
+    """A test that starts a relay closes its LeadKit (``with LeadKit(...)`` or ``kit.close()``). Left
+    running, a relay would deliver its test's pending leads to the shared sandbox in the middle of
+    another test; ``support.make_config`` turns the relay off unless a test asks for it."""
+    before = _relay_threads()
     yield
-    for relay in started:
-        relay.stop()
+    left = _relay_threads() - before
+    assert not left, f"{len(left)} relay thread(s) still running: close the LeadKit the test made"
 
 
 # -- the key and the secret never leak: checked around every test of the suite ---------------

@@ -22,14 +22,17 @@ ROLES_AND_DIALECTS = [(role, dialect) for role in ("wm", "ext", "comp") for dial
 
 def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://127.0.0.1:9/api",
                 **sections: dict[str, Any]) -> Config:
-    """A valid configuration for ``role`` and ``dialect``; ``sections`` override keys."""
+    """A valid configuration for ``role`` and ``dialect``; ``sections`` override keys.
+
+    The relay is off (``journal.relay = false``) unless a test asks for it: a test that does must
+    close its ``LeadKit`` (conftest checks that no relay thread outlives its test)."""
     data: dict[str, dict[str, Any]] = {
         "network": {"api": api, "key": KEY, "role": role, "dialect": dialect, "timeout": 5},
         "offer": {"offer": 217, "country": "kz", **({"flow": 42} if role == "wm" else {}),
                   **({"source": "77"} if role == "ext" else {})},
         "site": {"secret": SECRET},
         # Each configuration gets a journal of its own, far from the checkout.
-        "journal": {"path": f"{tempfile.mkdtemp(prefix='leadkit-test-')}/leadkit.db"},
+        "journal": {"path": f"{tempfile.mkdtemp(prefix='leadkit-test-')}/leadkit.db", "relay": False},
     }
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)

@@ -51,6 +51,7 @@ def test_example_pages_render(secrets_in_env: None, tmp_path: Path) -> None:
     from leadkit.config import load_config
     from leadkit.server import make_app
 
-    client = Client(make_app(load_config(EXAMPLE, journal={"path": str(tmp_path / "leadkit.db")})))
-    assert 'name="phone"' in client.get("/").get_data(as_text=True)
-    assert "Seven mountain herbs" in client.get("/about").get_data(as_text=True)
+    with make_app(load_config(EXAMPLE, journal={"path": str(tmp_path / "leadkit.db")})) as app:
+        client = Client(app)
+        assert 'name="phone"' in client.get("/").get_data(as_text=True)
+        assert "Seven mountain herbs" in client.get("/about").get_data(as_text=True)

@@ -195,8 +195,8 @@ def test_wrap_refuses_a_missing_setting() -> None:
 
 def test_wrapped_django_shows_the_form_with_the_visitors_tags(tmp_path: Path, network: SandboxNetwork) -> None:
     setting = leadkit_setting(api=network.url, journal={"path": str(tmp_path / "leadkit.db")})
-    with override_settings(LEADKIT=setting):
-        client = Client(wrap(get_wsgi_application()))
+    with override_settings(LEADKIT=setting), wrap(get_wsgi_application()) as kit:
+        client = Client(kit)
         page = client.get("/?utm_source=fb&sub1=a+b").get_data(as_text=True)
         assert '<input type="hidden" name="utm_source" value="fb">' in page
         assert 'href="https://landing.example/p?lang=en&amp;utm_source=fb&amp;sub1=a+b"' in page
@@ -212,8 +212,9 @@ def test_leadkit_with_a_toml_file_still_wraps_django(tmp_path: Path, network: Sa
                                            'country = "kz"\n[journal]\npath = "journal.db"\n')
     monkeypatch.setenv("LEADKIT_KEY", KEY)
     monkeypatch.setenv("LEADKIT_SECRET", SECRET)
-    client = Client(LeadKit(get_wsgi_application(), config=tmp_path / "leadkit.toml"))
-    assert '<input type="hidden" name="sub2" value="t">' in client.get("/?sub2=t").get_data(as_text=True)
+    with LeadKit(get_wsgi_application(), config=tmp_path / "leadkit.toml") as kit:
+        page = Client(kit).get("/?sub2=t").get_data(as_text=True)
+    assert '<input type="hidden" name="sub2" value="t">' in page
 
 
 # -- the template tags ------------------------------------------------------------------------

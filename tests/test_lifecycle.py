@@ -27,7 +27,7 @@ def relay_threads() -> list[threading.Thread]:
 
 def test_no_leadkit_thread_outlives_the_with_block(network: SandboxNetwork) -> None:
     before = relay_threads()
-    with LeadKit(landing, make_config(api=network.url)) as kit:
+    with LeadKit(landing, make_config(api=network.url, journal={"relay": True})) as kit:
         assert Client(kit).get("/").status_code == 200  # the first request starts the relay
         assert kit.relay._thread is not None and kit.relay._thread.is_alive()
         assert len(relay_threads()) == len(before) + 1
@@ -35,7 +35,7 @@ def test_no_leadkit_thread_outlives_the_with_block(network: SandboxNetwork) -> N
 
 
 def test_close_stops_the_relay_for_good(network: SandboxNetwork) -> None:
-    kit = LeadKit(landing, make_config(api=network.url))
+    kit = LeadKit(landing, make_config(api=network.url, journal={"relay": True}))
     client = Client(kit)
     client.get("/")
     kit.close()

@@ -343,7 +343,7 @@ def test_health_counts_leads_by_state(client: Client, network: SandboxNetwork) -
 
 
 def test_the_relay_delivers_a_pending_lead_in_the_background(network: SandboxNetwork) -> None:
-    config = make_config(api=network.url, journal={"retry_base": 0.1, "poll": 0.05})
+    config = make_config(api=network.url, journal={"retry_base": 0.1, "poll": 0.05, "relay": True})
     with LeadKit(landing, config) as kit:  # closing it stops its relay
         client = Client(kit)
         network.fail_next(1, "503")

@@ -36,3 +36,4 @@ def test_flask_quick_start_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                                headers={"Origin": "http://localhost"})
         assert response.status_code == 303
         assert sandbox.accepted()[0].fields["utm_source"] == "flask"
+        namespace["app"].wsgi_app.close()  # type: ignore[attr-defined]  # the README's LeadKit: stop its relay
