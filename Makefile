@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test typecheck venv system-deps clean
+.PHONY: demo test typecheck coverage venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,11 @@ typecheck: $(STAMP)
 test: $(STAMP) system-deps typecheck
 	$(BIN)/python -m pytest
 
+# The whole suite under coverage, the processes it starts included (settings in pyproject.toml).
+coverage: $(STAMP) system-deps
+	rm -rf .coverage-data && mkdir -p .coverage-data
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine -q && $(BIN)/coverage report
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info .coverage-data
