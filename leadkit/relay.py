@@ -23,7 +23,7 @@ import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from .journal import Entry, Journal, Outcome
@@ -88,16 +88,41 @@ class Courier:
     def attempt(self, entry: Entry, owner: str) -> Entry:
         """Send a lead ``owner`` holds; returns it as the journal holds it afterwards. When the
         lease ran out during the send and another sender took the lead, that sender's outcome
-        stands and this attempt's is only logged."""
-        answer = self.send_payload(entry.payload)
+        stands and this attempt's is only logged.
+
+        Never raises: a failure inside the send is a retryable answer, and when the journal
+        cannot record the outcome the lead is returned as this attempt left it (a delivered
+        lead stays delivered for the customer) while the journal keeps it pending and leased:
+        the lease runs out and a later attempt's ``duplicate`` then counts as delivered.
+        """
+        answer = self._send(entry)
         now = self.clock()
         outcome = outcome_for(answer, entry, self.policy, now)
-        if self.journal.record(entry.id, outcome, owner=owner):
+        try:
+            recorded = self.journal.record(entry.id, outcome, owner=owner)
+            if recorded and answer.site_problem:
+                self.journal.count(f"site_problem_{answer.error}")
+        except Exception as exc:  # the journal is full, read-only, locked or broken
+            log.error("lead %s: the outcome of the attempt (%s) could not be recorded in the journal: %s",
+                      entry.id, outcome.state, exc)
+            _log_attempt(entry, outcome, answer, now)
+            return _as_left_by(entry, outcome)
+        if recorded:
             _log_attempt(entry, outcome, answer, now)
         else:
             log.warning("lead %s: the lease ran out during the attempt and another sender holds the lead now; "
                         "its outcome stands, not this attempt's (%s)", entry.id, answer.detail or answer.outcome)
-        return self.journal.get(entry.id) or entry
+        try:
+            return self.journal.get(entry.id) or entry
+        except Exception:  # recorded, but unreadable just now: this attempt knows the outcome
+            return _as_left_by(entry, outcome)
+
+    def _send(self, entry: Entry) -> Answer:
+        try:
+            return self.send_payload(entry.payload)
+        except Exception as exc:  # NetworkClient.send never raises; a send of someone else's might
+            log.exception("lead %s: the send failed inside leadkit; the lead stays pending", entry.id)
+            return Answer("retryable", error="internal", detail=f"the send failed: {type(exc).__name__}")
 
     def retry(self, lead_id: str, *, force: bool = False) -> Entry | None:
         """Claim and send one lead now (``force``: even before its next attempt time)."""
@@ -105,13 +130,23 @@ class Courier:
         entry = self.journal.claim(lead_id, owner=owner, lease=self.lease, force=force)
         return self.attempt(entry, owner) if entry else None
 
-    def run_due(self, limit: int = 20) -> int:
-        """Send the leads that are due; how many were attempted."""
-        owner = new_owner()
-        entries = self.journal.claim_due(owner=owner, lease=self.lease, limit=limit)
-        for entry in entries:
-            self.attempt(entry, owner)
-        return len(entries)
+    def run_due(self, limit: int = 20, stop: threading.Event | None = None) -> int:
+        """Send up to ``limit`` leads that are due, one claim at a time; how many were attempted.
+
+        Claiming one lead just before its attempt, rather than a batch up front, keeps every
+        lease longer than the attempt made under it (``journal.lease`` > 2 × ``network.timeout``,
+        and the whole call is bounded by the timeout): a slow lead cannot make the ones behind
+        it outlive their leases and be sent again by another sender.
+        """
+        attempted = 0
+        while attempted < limit and not (stop is not None and stop.is_set()):
+            owner = new_owner()
+            claimed = self.journal.claim_due(owner=owner, lease=self.lease, limit=1)
+            if not claimed:
+                break
+            self.attempt(claimed[0], owner)
+            attempted += 1
+        return attempted
 
     def expire(self, max_age: float) -> list[str]:
         ids = self.journal.expire(max_age)
@@ -130,14 +165,21 @@ def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer, now: float) -> 
     if outcome.state == "delivered":
         log.info("lead %s delivered to %s on attempt %d (network id %s, %.0f ms)", entry.id, entry.call, attempt,
                  outcome.network_id or "-", ms)
-    elif outcome.state == "rejected" and operator_hint(answer.error):
-        log.error("lead %s refused by %s: %s; %s", entry.id, entry.call, answer.detail, operator_hint(answer.error))
+    elif outcome.state == "rejected" and answer.site_problem:
+        log.error("lead %s refused by %s because of the site's setup, not the customer: %s; to fix: %s",
+                  entry.id, entry.call, answer.detail, operator_hint(answer.error))
     elif outcome.state == "rejected":
         log.info("lead %s refused by %s: %s", entry.id, entry.call, answer.detail)
     else:
         wait = (outcome.next_attempt or now) - now
         log.warning("lead %s not delivered to %s on attempt %d: %s; kept in the journal, next try in %.0f s",
                     entry.id, entry.call, attempt, answer.detail, wait)
+
+
+def _as_left_by(entry: Entry, outcome: Outcome) -> Entry:
+    """The lead as an attempt left it, when the journal could not say."""
+    return replace(entry, state=outcome.state, network_id=outcome.network_id, redirect=outcome.redirect,
+                   error_code=outcome.error_code, error_message=outcome.error_message, last_error=outcome.error)
 
 
 def new_owner() -> str:
@@ -176,7 +218,7 @@ class Relay:
 
     def run_once(self) -> int:
         self.courier.expire(self.max_age)
-        return self.courier.run_due()
+        return self.courier.run_due(stop=self._stop)
 
     def _run(self) -> None:
         while not self._stop.is_set():

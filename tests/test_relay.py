@@ -289,6 +289,113 @@ def test_an_attempt_that_outlived_its_lease_leaves_the_new_holder_s_outcome(
         "the late attempt does not claim to have scheduled a retry"
 
 
+def test_each_lead_is_claimed_just_before_its_attempt(journal: SQLiteJournal, clock: FakeClock) -> None:
+    """Five due leads and a network that takes the whole timeout each time: a batch claimed up front
+    would see the later leads' leases run out mid-pass (and another sender send them again)."""
+    config = make_config("comp", "dalead")
+    ids = [write_failed(journal, config, f"8700123456{i}", next_attempt=clock()).id for i in range(5)]
+    timeout, lease = 10.0, 25.0  # the lease is more than twice the timeout, as the configuration demands
+    held_during_send: list[bool] = []
+
+    def slow_send(payload: Mapping[str, Any]) -> Answer:
+        sending = next(e for e in journal.entries(state="pending") if e.lease_owner is not None)
+        held_during_send.append(sending.lease_until is not None and sending.lease_until > clock.advance(timeout))
+        return Answer("delivered", network_id="1", detail="accepted")
+
+    courier = Courier(journal, slow_send, RetryPolicy(), lease=lease, clock=clock)
+    assert courier.run_due(limit=10) == 5
+    assert held_during_send == [True] * 5, "every attempt ended inside its own lease"
+    assert [journal.get(i).state for i in ids] == ["delivered"] * 5  # type: ignore[union-attr]
+
+
+def test_run_due_stops_between_leads_when_asked(journal: SQLiteJournal, clock: FakeClock) -> None:
+    config = make_config("comp", "dalead")
+    for i in range(3):
+        write_failed(journal, config, f"8700123456{i}", next_attempt=clock())
+    stop = threading.Event()
+
+    def send_then_stop(payload: Mapping[str, Any]) -> Answer:
+        stop.set()  # the relay is asked to stop during the first attempt
+        return Answer("delivered", network_id="1")
+
+    assert Courier(journal, send_then_stop, RetryPolicy(), lease=30, clock=clock).run_due(stop=stop) == 1
+    assert journal.stats()["counts"]["pending"] == 2
+
+
+def test_a_send_that_raises_leaves_the_lead_pending(journal: SQLiteJournal, clock: FakeClock,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config("comp", "dalead")
+    stored = write(journal, config, owner="web")
+
+    def broken_send(payload: Mapping[str, Any]) -> Answer:
+        raise RuntimeError("a bug in a send of someone else's")
+
+    with caplog.at_level(logging.ERROR, logger="leadkit.relay"):
+        got = Courier(journal, broken_send, RetryPolicy(), lease=30, clock=clock).attempt(stored, "web")
+    assert (got.state, got.lease_owner, got.last_error) == ("pending", None, "the send failed: RuntimeError")
+    assert any("send failed inside leadkit" in r.getMessage() for r in caplog.records)
+
+
+class _UnwritableJournal:
+    """Delegates to a real journal but cannot record outcomes (a full disk, say)."""
+
+    def __init__(self, journal: SQLiteJournal) -> None:
+        self._journal = journal
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
+
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+        from leadkit.errors import JournalError
+
+        raise JournalError(str(self._journal.path), "disk full")
+
+
+def test_a_delivered_lead_stays_delivered_when_the_journal_cannot_record_it(
+        journal: SQLiteJournal, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config("comp", "dalead")
+    stored = write(journal, config, owner="web")
+    answer = Answer("delivered", network_id="77", url="https://cab.example/a", detail="accepted")
+    courier = Courier(_UnwritableJournal(journal), lambda payload: answer, RetryPolicy(), lease=30,  # type: ignore[arg-type]
+                      clock=clock)
+    with caplog.at_level(logging.ERROR, logger="leadkit.relay"):
+        got = courier.attempt(stored, "web")
+    assert (got.state, got.network_id, got.redirect) == ("delivered", "77", "https://cab.example/a")
+    assert journal.get(stored.id).state == "pending"  # type: ignore[union-attr]  # the lease runs out, a retry follows
+    assert any("could not be recorded" in r.getMessage() and "disk full" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("answer", "counter", "says"), [
+    pytest.param(Answer("rejected", error="key", detail="the network refused the lead: error 'key'"),
+                 "site_problem_key", "network.key", id="bad-key"),
+    pytest.param(Answer("rejected", error="noid", detail="the network refused the lead: error 'noid'"),
+                 "site_problem_noid", "network.dialect", id="wrong-dialect"),
+    pytest.param(Answer("rejected", error="http-404", detail="the API host answered HTTP 404"),
+                 "site_problem_http-404", "network.api", id="html-404"),
+    pytest.param(Answer("rejected", error="gremlins", detail="the network refused the lead: error 'gremlins'"),
+                 "site_problem_gremlins", "does not know", id="unknown-code"),
+])
+def test_site_problems_alert_the_operator_and_are_counted(journal: SQLiteJournal, clock: FakeClock,
+                                                         caplog: pytest.LogCaptureFixture, answer: Answer,
+                                                         counter: str, says: str) -> None:
+    stored = write(journal, make_config("comp", "dalead"), owner="web")
+    with caplog.at_level(logging.INFO, logger="leadkit.relay"):
+        got = Courier(journal, lambda payload: answer, RetryPolicy(), lease=30, clock=clock).attempt(stored, "web")
+    assert (got.state, got.error_code) == ("rejected", answer.error)
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "site's setup" in error and says in error
+    assert journal.stats()["counters"] == {counter: 1}
+
+
+def test_the_customers_own_refusal_is_no_site_problem(journal: SQLiteJournal, clock: FakeClock,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    stored = write(journal, make_config("comp", "dalead"), owner="web")
+    answer = Answer("rejected", error="ban", detail="the network refused the lead: error 'ban'")
+    with caplog.at_level(logging.INFO, logger="leadkit.relay"):
+        Courier(journal, lambda payload: answer, RetryPolicy(), lease=30, clock=clock).attempt(stored, "web")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR] and journal.stats()["counters"] == {}
+
+
 def test_a_final_error_is_never_sent_again(network: SandboxNetwork, journal: SQLiteJournal) -> None:
     config = make_config("comp", "moe", api=network.url)
     network.fail_next(1, "ban", message="Blacklisted.")
@@ -379,6 +486,30 @@ def test_ensure_running_starts_one_thread_and_stop_ends_it(journal: SQLiteJourna
 def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQLiteJournal, clock: FakeClock,
                                            relays: list[Relay], caplog: pytest.LogCaptureFixture) -> None:
     config = make_config("comp", "dalead", api=network.url)
+    failures = [RuntimeError("the journal is locked")]
+
+    class FlakyJournal(_UnwritableJournal):
+        def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+            return self._journal.record(lead_id, outcome, owner=owner)
+
+        def expire(self, max_age: float, now: float | None = None) -> list[str]:
+            if failures:
+                raise failures.pop()
+            return self._journal.expire(max_age, now)
+
+    waiting = write_failed(journal, config, "87001234501", next_attempt=T0)
+    relay = Relay(make_courier(FlakyJournal(journal), config, lease=30), poll=0.05, max_age=3600)  # type: ignore[arg-type]
+    relays.append(relay)
+    with caplog.at_level(logging.ERROR, logger="leadkit.relay"):
+        relay.ensure_running()
+        assert wait_for(lambda: state_of(journal, waiting.id) == "delivered")
+    assert any("relay's pass failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert len(network.accepted()) == 1
+
+
+def test_a_send_that_raises_is_retried_after_its_backoff(network: SandboxNetwork, journal: SQLiteJournal,
+                                                       clock: FakeClock, relays: list[Relay]) -> None:
+    config = make_config("comp", "dalead", api=network.url)
     client = NetworkClient(config.network)
     calls: list[str] = []
 
@@ -391,12 +522,11 @@ def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQL
     waiting = write_failed(journal, config, "87001234501", next_attempt=T0)
     relay = Relay(make_courier(journal, config, flaky_send, lease=30), poll=0.05, max_age=3600)
     relays.append(relay)
-    with caplog.at_level(logging.ERROR, logger="leadkit.relay"):
-        relay.ensure_running()
-        assert wait_for(lambda: any("relay's pass failed" in r.getMessage() and r.exc_info for r in caplog.records))
-        assert state_of(journal, waiting.id) == "pending", "the failed pass still holds the lead's lease"
-        clock.advance(31)  # the lease runs out; a later pass takes the lead again
-        assert wait_for(lambda: state_of(journal, waiting.id) == "delivered")
+    relay.ensure_running()
+    assert wait_for(lambda: (journal.get(waiting.id).attempts == 2))  # type: ignore[union-attr]
+    assert state_of(journal, waiting.id) == "pending" and len(calls) == 1, "not due again before its backoff"
+    clock.advance(10)  # the first retry comes after 2.5 to 5 s
+    assert wait_for(lambda: state_of(journal, waiting.id) == "delivered")
     assert len(calls) == 2 and len(network.accepted()) == 1
 
 
