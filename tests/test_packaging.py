@@ -6,6 +6,7 @@ from the package index), and renders the form and the demo from there.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -38,7 +39,10 @@ def test_wheel_carries_the_templates(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, capture_output=True,
                    text=True, timeout=600)
-    result = subprocess.run([str(python), "-c", RENDER], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    # The fresh environment alone: no PYTHONPATH pointing back at a checkout.
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(python), "-c", RENDER], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=clean)
     assert "RENDERED-FROM-WHEEL" in result.stdout, result.stderr
     listing = subprocess.run([str(python), "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True)
     for name in ("leadkit/templates/form.html", "leadkit/templates/demo/index.html", "leadkit/py.typed"):
