@@ -24,11 +24,11 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from werkzeug.http import parse_date
 
-__all__ = ["Answer", "CONFIG_ERRORS", "FIELD_ERRORS", "RETRYABLE_ERRORS", "classify", "clean_text",
+__all__ = ["Answer", "CONFIG_ERRORS", "CUSTOMER_FIELDS", "is_site_data_error", "FIELD_ERRORS", "RETRYABLE_ERRORS", "classify", "clean_text",
            "operator_hint"]
 
 #: Final errors that mean the site or the offer is misconfigured: the operator must act.
@@ -40,6 +40,9 @@ CONFIG_ERRORS = frozenset({"nooffer", "offer", "no-api", "noflow", "badflow", "k
 FIELD_ERRORS: Mapping[str, str | None] = {"nophone": "phone", "phone": "phone", "email": "email", "data": None}
 #: Final errors that are about the customer, not the site.
 CUSTOMER_ERRORS = frozenset({*FIELD_ERRORS, "ban", "duplicate"})
+#: Fields a customer types (either dialect): a ``data`` refusal naming none of them is the site's problem.
+CUSTOMER_FIELDS = frozenset({"name", "phone", "email", "last", "index", "addr", "area", "city", "street", "count",
+                             "comment", "comm"})
 #: Network-side failures worth another try.
 RETRYABLE_ERRORS = frozenset({"db", "request-error"})
 
@@ -50,7 +53,8 @@ _CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 #: What the operator should do about each final error that is the site's, not the customer's.
 _HINTS = {
     "key": "check network.key (and LEADKIT_KEY): the network does not know it",
-    "access": "the network refused access: check the account and that API access is enabled for it",
+    "access": "the network refused access: check network.role (a key is for one role: wm, ext or comp), the "
+              "account, and that API access is enabled for it",
     "security": "the network account is blocked: contact the network",
     "no-api": "API lead push is not enabled for this account or flow: enable it at the network",
     "nooffer": "offer.offer is missing from the call: check the configuration",
@@ -95,13 +99,20 @@ class Answer:
     @property
     def site_problem(self) -> bool:
         """A rejection the operator must fix (configuration, account, an unknown code), not the customer."""
+        if is_site_data_error(self.error, self.bad):
+            return self.rejected
         return self.rejected and (self.error or "") not in CUSTOMER_ERRORS
 
 
-def operator_hint(code: str | None) -> str:
-    """What the operator should do about a final error code; empty for the customer's own errors."""
+def operator_hint(code: str | None, bad: Sequence[str] = ()) -> str:
+    """What the operator should do about a final error code; empty for the customer's own errors.
+    ``bad``: the fields the network said were missing (a ``data`` refusal naming none the customer
+    types means leadkit's fields went under names the network does not read)."""
     if not code:
         return ""
+    if is_site_data_error(code, bad):
+        return (f"the network missed fields leadkit sent ({', '.join(bad)}): check network.dialect "
+                "(dalead or moe) and network.role")
     if code in _HINTS:
         return _HINTS[code]
     if code in CUSTOMER_ERRORS:
@@ -112,6 +123,11 @@ def operator_hint(code: str | None) -> str:
     if code in CONFIG_ERRORS:
         return "the network refused the site's configuration"
     return "the network answered an error code leadkit does not know: look it up in the network's API documents"
+
+
+def is_site_data_error(code: str | None, bad: Sequence[str]) -> bool:
+    """A ``data`` refusal whose missing fields are all leadkit's own (ip, tags, ids), none the customer's."""
+    return code == "data" and bool(bad) and not set(bad) & CUSTOMER_FIELDS
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes | str) -> Answer:
@@ -132,7 +148,8 @@ def classify(status: int, headers: Mapping[str, str], body: bytes | str) -> Answ
     if data.get("status") == "ok":
         network_id = _identifier(data.get("id"))
         return Answer("delivered", network_id=network_id, uid=_identifier(data.get("uid")),
-                      url=clean_text(data.get("url")), detail=f"accepted as network id {network_id or '(none)'}")
+                      # A URL cut short is a broken link: the limit lies above any URL reply.safe_redirect follows.
+                      url=clean_text(data.get("url"), 4096), detail=f"accepted as network id {network_id or '(none)'}")
     return _refusal(status, data, retry_after)
 
 

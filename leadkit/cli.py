@@ -4,12 +4,15 @@
   standalone server on waitress (a production WSGI server).
 - ``leadkit demo [--port 8000]``: the demo landing wired to a sandbox network
   on loopback: no config, no internet.
-- ``leadkit check --config FILE``: validate, and print the call a sample lead
-  would produce (the key masked).
+- ``leadkit check --config FILE [--live]``: validate, and print the call a
+  sample lead would produce (the key masked); with ``--live``, prove the key,
+  role, offer and flow against the network with its read-only calls, sending
+  no lead (:mod:`leadkit.probe`).
 - ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
   journal (see :mod:`leadkit.journal_cli`).
-- ``leadkit sandbox [--port 8900] [--key KEY] [--offer 217:42]``: a stand-in
-  network on loopback for testing an integration (:mod:`leadkit.testing.sandbox`).
+- ``leadkit sandbox [--port 8900] [--key KEY] [--role wm] [--dialect dalead]
+  [--offer 217:42]``: a stand-in network on loopback, as strict as a real one,
+  for testing an integration (:mod:`leadkit.testing.sandbox`).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import Config, ConfigError, config_from_mapping, load_config
+from .config import Config, config_from_mapping, load_config
+from .errors import LeadkitError
 from .journal_cli import add_journal_commands, run_journal_command
 from .lead import Lead
 from .form import Order
 from .payload import build_payload, encode_form
 from .phone import example_number, parse_phone
+from .probe import probe
 from .templating import BUILTIN_TEMPLATES
 from .server import make_app, make_server
 from .visitor import make_visitor
@@ -55,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     check = commands.add_parser("check", help="validate the config and show a sample lead's call")
     check.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+    check.add_argument("--live", action="store_true",
+                       help="also prove the key, role, offer and flow with the network's read-only calls (no lead)")
     add_journal_commands(commands)
     commands.add_parser("sandbox", add_help=False,
                         help="run a stand-in network on loopback for tests (see 'leadkit sandbox --help')")
@@ -71,9 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args.host, args.port)
         if args.command == "journal":
-            return run_journal_command(args, load_config(args.config))
-        return _check(load_config(args.config))
-    except ConfigError as exc:
+            return run_journal_command(args)
+        return _check(load_config(args.config), live=args.live)
+    except LeadkitError as exc:  # a bad configuration, a journal that cannot be used: the sentence, not a traceback
         print(exc, file=sys.stderr)
         return 2
 
@@ -124,7 +131,7 @@ def _demo(host: str, port: int) -> int:
         return _serve(config, host, port, threads=4, banner=banner)
 
 
-def _check(config: Config) -> int:
+def _check(config: Config, live: bool = False) -> int:
     regions = config.phone_regions
     order = Order(name="Test Customer", phone=parse_phone(example_number(regions[0]), regions))
     visitor = make_visitor("203.0.113.7", None, SAMPLE_UA, 0)
@@ -137,7 +144,18 @@ def _check(config: Config) -> int:
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
         print(f"  {key.ljust(width)} = {json.dumps(value, ensure_ascii=False)}")
-    return 0
+    return _check_live(config) if live else 0
+
+
+def _check_live(config: Config) -> int:
+    print(f"asking the network at {config.network.api} (read-only calls, no lead is sent):", flush=True)
+    findings = probe(config)
+    for finding in findings:
+        print(f"  {finding}")
+    wrong = [f for f in findings if f.verdict == "wrong"]
+    print(f"{len(wrong)} setting(s) to change; no lead was sent" if wrong
+          else "the network confirms every setting it can; no lead was sent")
+    return 2 if wrong else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,9 @@
 """leadkit's configuration: one TOML file, validated once, at start-up.
 
 Precedence, one rule for every key: a Python keyword argument, then the environment, then the
-file, then the default. The environment supplies the two secrets (``LEADKIT_KEY`` for
-``network.key``, ``LEADKIT_SECRET`` for ``site.secret``) and the file's path (``LEADKIT_CONFIG``).
+file, then the default. The environment supplies the secrets (``LEADKIT_KEY`` for
+``network.key``, ``LEADKIT_SECRET`` for ``site.secret``, ``LEADKIT_HEALTH_TOKEN`` for
+``site.health_token``) and the file's path (``LEADKIT_CONFIG``).
 
 Each setting is declared once, as a field of its section below (see :mod:`leadkit.settings`), and
 each rule between settings once, after them, each with an id of its own. Every problem is reported
@@ -32,7 +33,7 @@ from .tags import STANDARD_TAGS
 
 __all__ = ["CALLS", "CLOUDFLARE_NETWORKS", "CONSTRAINTS", "Config", "ConfigError", "FormConfig", "JournalConfig", "LimitsConfig",
            "NetworkConfig", "OPTIONAL_ORDER_FIELDS", "OfferConfig", "SETTINGS", "STATIC_FIELDS", "SiteConfig",
-           "TagsConfig", "config_from_mapping", "load_config"]
+           "TagsConfig", "config_from_mapping", "load_config", "load_journal_config"]
 
 ROLES = ("wm", "ext", "comp")
 #: The lead call of each role.
@@ -149,6 +150,10 @@ class SiteConfig(Section, section="site"):
     landing_hosts: tuple[str, ...] = setting(_HOSTS, "leadkit.E042", "standalone server: hosts "
                                              '(`"landing.example.com"`, `"*.example.com"`) whose links on served pages '
                                              "get the visitor's tags, besides the site's own", default=())
+    health_token: str | None = setting(
+        secret_text("LEADKIT_HEALTH_TOKEN", f"a long random text ({NEW_SECRET})", min_length=16, token=True),
+        "leadkit.E049", "a bearer token (or `LEADKIT_HEALTH_TOKEN`) that shows the counts in `/leadkit/health`; "
+        "none: only the status is shown; at least 16 characters, never shown in pages, logs or errors", default=None)
 
 
 class TagsConfig(Section, section="tags"):
@@ -298,10 +303,23 @@ def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[
     ``load_config("leadkit.toml", network={"key": "..."}, site={"mount": "/lk"})``.
     """
     env = os.environ if environ is None else environ
-    path = path or env.get("LEADKIT_CONFIG") or None
-    data, base_dir, source = ({}, None, None) if path is None else (
-        _read_toml(Path(path)), Path(path).resolve().parent, str(path))
+    data, base_dir, source = _file(path, env)
     return config_from_mapping(data, environ=env, base_dir=base_dir, source=source, **sections)
+
+
+def load_journal_config(path: str | os.PathLike[str] | None = None, *,
+                        environ: Mapping[str, str] | None = None) -> JournalConfig:
+    """The ``[journal]`` section alone, for reading the journal (``leadkit journal list``): the file
+    is checked as :func:`load_config` checks it, but the network key and the site secret, which
+    reading does not use, need not be given."""
+    env = os.environ if environ is None else environ
+    data, base_dir, source = _file(path, env)
+    raw, problems = _merge(data, {}, env)
+    values, bad = check([s for s in SETTINGS if s.rule.env is None], raw, base_dir or Path.cwd())
+    problems += bad + _problems_between(values)
+    if problems:
+        raise ConfigError(problems, source)
+    return JournalConfig(**{s.key: values[s.name] for s in JournalConfig.settings})
 
 
 def config_from_mapping(data: Mapping[str, object], *, environ: Mapping[str, str] | None = None,
@@ -315,6 +333,15 @@ def config_from_mapping(data: Mapping[str, object], *, environ: Mapping[str, str
         raise ConfigError(problems, source)
     parts: dict[str, Any] = {cls.name: cls(**{s.key: values[s.name] for s in cls.settings}) for cls in SECTIONS}
     return Config(**parts, source=source)
+
+
+def _file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> tuple[Mapping[str, object], Path | None,
+                                                                                 str | None]:
+    """The file's settings (``path``, else ``LEADKIT_CONFIG``, else none), its folder and its name."""
+    path = path or env.get("LEADKIT_CONFIG") or None
+    if path is None:
+        return {}, None, None
+    return _read_toml(Path(path)), Path(path).resolve().parent, str(path)
 
 
 def _read_toml(path: Path) -> Mapping[str, object]:

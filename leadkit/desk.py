@@ -10,9 +10,19 @@ it to :meth:`OrderDesk.take`, which decides, in this order:
    thank-you, nothing sent, nothing recorded but a counter;
 4. the order itself (:func:`leadkit.form.read_order`): errors beside fields;
 5. the journal: the same order again is the same lead (double submit), rate
-   limits per client IP and per phone, then the lead is written;
+   limits per client (an IPv4 address, an IPv6 /64) and per phone from that
+   client, then the lead is written;
 6. the first attempt (:class:`leadkit.relay.Courier`); the reply follows the
    lead's state as the journal recorded it (:func:`leadkit.reply.reply_for`).
+
+When the journal cannot be written (disk full, read-only, locked, corrupt),
+the lead is not durable and nothing would retry it. The desk then sends it to
+the network once, directly, with the same payload: the customer is thanked
+only when the network took it, a refusal is shown as usual, and any other
+answer gets the form again with the values kept (503: "send it again in a
+minute"). Each such order is logged at ERROR with the journal's path, what
+went wrong and what to fix, never the phone. Counters that cannot be written
+cost the count, not the answer.
 
 No request object, no rendering: the desk returns an :class:`OrderResult`
 and the middleware turns it into a response.
@@ -23,27 +33,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
+from .answer import Answer, operator_hint
 from .config import Config
-from .errors import RateLimited, TokenError
+from .errors import JournalError, RateLimited, TokenError
 from .form import Order, read_order
 from .formtoken import TOKEN_FIELD, FormTokens, IssuedToken
-from .guard import bot_reason, origin_problem
+from .guard import bot_reason, client_bucket, origin_problem
 from .journal import Entry, Journal, Limit
 from .lead import Lead
+from .logs import logger
 from .payload import build_payload
 from .relay import Courier, new_owner
-from .reply import Reply, reply_for
+from .reply import Reply, refusal, reply_for, safe_redirect
 from .texts import TEXTS
 from .visitor import Visitor
 
 __all__ = ["OrderDesk", "OrderResult", "Submission"]
 
-log = logging.getLogger("leadkit")
+log = logger("leadkit")
+
+#: Seconds a customer is asked to wait before sending an order again that could not be taken.
+RETRY_AFTER = 30
+_JOURNAL_FIX = ("free disk space, make the file and its folder writable by the server's user, stop whatever "
+                "holds it locked, or move a corrupt file aside (leadkit starts a new one); /leadkit/health "
+                "answers 503 until it can be written")
 
 
 @dataclass(frozen=True)
@@ -74,15 +91,20 @@ class OrderResult:
 
 
 class OrderDesk:
-    """Decides what becomes of each posted order. ``clock`` tells the time (tests pass their own)."""
+    """Decides what becomes of each posted order.
+
+    ``send`` makes the lead call (:meth:`leadkit.network.NetworkClient.send`); the desk uses it
+    itself only for a lead the journal could not take. ``clock`` tells the time (tests pass their own).
+    """
 
     def __init__(self, config: Config, journal: Journal, courier: Courier, tokens: FormTokens, call: str,
-                 *, clock: Callable[[], float] = time.time) -> None:
+                 *, send: Callable[[Mapping[str, Any]], Answer], clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.journal = journal
         self.courier = courier
         self.tokens = tokens
         self.call = call
+        self.send = send
         self.clock = clock
         self._key = config.site.secret.encode()
 
@@ -103,7 +125,7 @@ class OrderDesk:
                 return OrderResult(Reply(400, message=TEXTS[f"token_{exc.reason}"]), values, tags)
         bot = bot_reason(fields, token, site.honeypot, site.min_fill_seconds, self.clock())
         if bot:
-            self.journal.count(f"bots_{bot.replace('-', '_')}")
+            self._count(f"bots_{bot.replace('-', '_')}")
             log.info("order ignored as a bot's (%s): nothing sent", bot)
             return OrderResult(Reply(303, redirect=submission.thanks_url), tags=tags)
         order, errors, values = read_order(fields, self.config)
@@ -113,23 +135,22 @@ class OrderDesk:
 
     def _journal_and_send(self, submission: Submission, order: Order, token: IssuedToken | None,
                           values: Mapping[str, str]) -> OrderResult:
-        limits, journal, tags = self.config.limits, self.config.journal, submission.tags
+        tags = submission.tags
         lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock())
         entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
                       fingerprint=self._fingerprint(order, token), created=lead.created)
         owner = new_owner()
         try:
-            stored, created = self.journal.add(entry, owner=owner, lease=journal.lease, window=journal.double_submit,
-                                               limits=[
-                                                   Limit("ip", self._keyed(lead.visitor.ip), limits.ip_orders,
-                                                         limits.ip_window),
-                                                   Limit("phone", self._keyed(order.phone.digits),
-                                                         limits.phone_orders, limits.phone_window)])
+            stored, created = self.journal.add(entry, owner=owner, lease=self.config.journal.lease,
+                                               window=self.config.journal.double_submit,
+                                               limits=self._limits(lead.visitor.ip, order.phone.digits))
         except RateLimited as exc:
-            self.journal.count(f"rate_limited_{exc.kind}")
+            self._count(f"rate_limited_{exc.kind}")
             log.info("order refused: too many orders from this %s; retry after %.0f s", exc.kind, exc.retry_after)
             return OrderResult(Reply(429, message=TEXTS["rate_limited"]), values, tags,
                                retry_after=int(exc.retry_after))
+        except Exception as exc:  # JournalError, or whatever a journal of someone else's raises
+            return self._without_journal(entry, exc, submission, values)
         if created:
             stored = self.courier.attempt(stored, owner)
         else:
@@ -137,6 +158,43 @@ class OrderDesk:
             stored = self._settled(stored)
         reply = reply_for(stored, submission.thanks_url, self.config.network.redirect_hosts)
         return OrderResult(reply, values, tags)
+
+    def _without_journal(self, entry: Entry, problem: Exception, submission: Submission,
+                         values: Mapping[str, str]) -> OrderResult:
+        """The lead could not be written: one direct attempt, and thanks only when the network has it."""
+        answer = self.send(entry.payload)
+        tags, thanks = submission.tags, submission.thanks_url
+        if answer.delivered:
+            outcome = f"the network took it (network id {answer.network_id or answer.uid or '-'})"
+            reply = Reply(303, redirect=safe_redirect(answer.url, self.config.network.redirect_hosts) or thanks)
+        elif answer.rejected and answer.error == "duplicate":  # the network already has this customer's order
+            outcome, reply = answer.detail, Reply(303, redirect=thanks)
+        elif answer.rejected:
+            hint = operator_hint(answer.error, answer.bad) if answer.site_problem else ""
+            outcome = answer.detail + (f" (to fix: {hint})" if hint else "")
+            reply = refusal(answer.error, answer.message)
+        else:
+            outcome = f"{answer.detail}; neither kept nor delivered, the customer was asked to send it again"
+            reply = Reply(503, message=TEXTS["order_not_taken"])
+        log.error("lead %s could not be written to the journal (%s) and was sent to %s directly, once, without "
+                  "retries: %s. To fix the journal: %s", entry.id, _journal_problem(problem), self.call, outcome,
+                  problem.fix if isinstance(problem, JournalError) and problem.fix else _JOURNAL_FIX)
+        return OrderResult(reply, values, tags, retry_after=RETRY_AFTER if reply.status == 503 else None)
+
+    def _limits(self, ip: str, phone: str) -> list[Limit]:
+        """Per client, and per phone from that client: someone else's orders with a customer's number
+        cannot lock the customer out (the network's own de-duplication catches one phone from many
+        clients)."""
+        limits, client = self.config.limits, client_bucket(ip)
+        return [Limit("ip", self._keyed(client), limits.ip_orders, limits.ip_window),
+                Limit("phone", self._keyed(json.dumps([phone, client])), limits.phone_orders, limits.phone_window)]
+
+    def _count(self, name: str) -> None:
+        """Add to a counter; a journal that cannot be written costs the count, never the answer."""
+        try:
+            self.journal.count(name)
+        except Exception as exc:
+            log.warning("the counter %s could not be written to the journal (%s)", name, _journal_problem(exc))
 
     def _keyed(self, text: str) -> str:
         """A keyed hash: the journal keeps no bare hash of a phone (phones are easy to enumerate)."""
@@ -155,5 +213,16 @@ class OrderDesk:
         deadline = time.monotonic() + self.config.network.timeout + 1
         while entry.state == "pending" and entry.lease_owner and time.monotonic() < deadline:
             time.sleep(0.05)
-            entry = self.journal.get(entry.id) or entry
+            try:
+                entry = self.journal.get(entry.id) or entry
+            except Exception:  # unreadable just now: the lead is written, so it is safe; thank the customer
+                break
         return entry
+
+
+def _journal_problem(exc: Exception) -> str:
+    """What went wrong with the journal, for the operator: the path and the reason of a
+    :class:`JournalError`; of anything else only its type (its text might carry an order's data)."""
+    if isinstance(exc, JournalError):
+        return f"{exc.path}: {exc.reason}"
+    return f"{type(exc).__name__} raised by the journal"

@@ -38,7 +38,6 @@ and ``obj`` the dotted key; ``leadkit.W001`` no template engine adds
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,13 +49,14 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .config import SETTINGS, Config, ConfigError, config_from_mapping
 from .errors import Problem
+from .logs import logger
 from .middleware import LeadKit, WSGIApp
 from .tags import url_with_tags
 
 __all__ = ["LeadKitConfig", "check_settings", "config_from_settings", "landing_url", "leadkit_form", "register",
            "wrap"]
 
-log = logging.getLogger("leadkit")
+log = logger("leadkit")
 
 SETTING = "LEADKIT"
 REQUEST_PROCESSOR = "django.template.context_processors.request"

@@ -112,9 +112,10 @@ class RateLimited(LeadkitError):
 
 class JournalError(LeadkitError):
     """The lead journal at ``path`` cannot be opened or written; ``reason`` says why in a few words
-    (``corrupt``, ``read-only``, ``locked``, ``disk full``...)."""
+    (``corrupt``, ``read-only``, ``locked``, ``disk full``, ``cannot open``...), ``fix`` what to do."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, fix: str = "") -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"the lead journal {path!r} cannot be used: {reason}")
+        self.fix = fix
+        super().__init__(f"the lead journal {path!r} cannot be used ({reason})" + (f": {fix}" if fix else ""))

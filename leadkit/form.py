@@ -1,8 +1,10 @@
 """The order form: which fields it has and how what a customer typed becomes an order.
 
 ``read_order(form, config)`` returns either an :class:`Order` or the errors to
-show beside each field, with the customer's values kept. Pure: no request, no
-network.
+show beside each field, with the customer's values kept. Only the fields the
+form shows are read (``name``, ``phone`` and ``form.fields``): anything else
+posted is ignored, so a visitor cannot add a ``count`` the form does not ask
+for. Pure: no request, no network.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .config import Config
 from .phone import Phone, PhoneError, example_number, parse_phone
 from .texts import TEXTS, phone_error_text
 
-__all__ = ["FieldSpec", "FIELDS", "Order", "FormField", "read_order", "form_fields", "MAX_COUNT"]
+__all__ = ["FieldSpec", "FIELDS", "Order", "FormField", "read_order", "form_fields", "shown_fields", "MAX_COUNT"]
 
 MAX_COUNT = 99
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
@@ -81,10 +83,10 @@ def clean_text(value: str) -> str:
 def read_order(form: Mapping[str, str], config: Config) -> tuple[Order | None, dict[str, str], dict[str, str]]:
     """Validate the posted form: ``(order, errors, values)``; ``order`` is None when there are errors.
 
-    ``values`` holds every field's cleaned text, to refill the form.
+    ``values`` holds the cleaned text of every field the form shows, to refill it; other
+    fields posted are ignored.
     """
-    names = ("name", "phone", *config.form.fields)
-    values = {n: clean_text(str(form.get(n) or "")) for n in FIELDS if n in names or form.get(n)}
+    values = {n: clean_text(str(form.get(n) or "")) for n in shown_fields(config)}
     errors: dict[str, str] = {}
     for name, text in values.items():
         if len(text) > FIELDS[name].maxlength and name != "count":
@@ -118,7 +120,6 @@ def form_fields(config: Config, values: Mapping[str, str] | None = None,
     values = values or {}
     errors = errors or {}
     example = example_number(config.phone_regions[0])
-    shown = ("name", "phone", *config.form.fields)
     return [
         FormField(
             name=name, label=FIELDS[name].label, type=FIELDS[name].type, required=name in ("name", "phone"),
@@ -126,5 +127,10 @@ def form_fields(config: Config, values: Mapping[str, str] | None = None,
             inputmode=FIELDS[name].inputmode, placeholder=example if name == "phone" else "",
             maxlength=FIELDS[name].maxlength,
         )
-        for name in shown
+        for name in shown_fields(config)
     ]
+
+
+def shown_fields(config: Config) -> tuple[str, ...]:
+    """The fields the form shows, in order: ``name``, ``phone``, then ``form.fields``."""
+    return ("name", "phone", *config.form.fields)

@@ -19,6 +19,16 @@ synced (an fsync of the WAL per order: cheap next to the API call it precedes).
 The journal holds personal data (names, phones): the file is created with mode
 0600. The network key is never stored (it is not part of a payload).
 
+Failures: every method of :class:`SQLiteJournal` reports a journal it cannot read
+or write as :class:`~leadkit.errors.JournalError` (``path``, a short ``reason``:
+``disk full``, ``read-only``, ``locked``, ``corrupt``, ``cannot open``; ``fix``:
+what to do), never as SQLite's own exception; a file that is not a journal
+fails at construction. :meth:`SQLiteJournal.writable` asks, without raising,
+whether a lead could be written now (for a health check). Text is stored as it
+can be: lone surrogates become U+FFFD and control characters spaces in the
+columns (the payload keeps its own as JSON escapes), so no text a network
+chose makes the journal refuse a row.
+
 Every timestamp the journal writes or compares (lease expiry, next attempt,
 the double-submit window, rate-limit windows, age) is read from its ``clock``,
 :func:`time.time` unless another is given: a test moves a clock of its own
@@ -27,24 +37,28 @@ forward instead of waiting for a lease to run out.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Concatenate, Iterator, Mapping, ParamSpec, Protocol, Sequence, TypeVar
 
-from .errors import RateLimited
+from .errors import JournalError, RateLimited
+from .journal_file import create_private, failure, storable, storable_json
 
 __all__ = ["Entry", "Journal", "Limit", "SQLiteJournal", "STATES", "Outcome"]
 
 STATES = ("pending", "delivered", "rejected", "dead")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS leads (
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS leads (
     id TEXT PRIMARY KEY,
     created REAL NOT NULL,
     updated REAL NOT NULL,
@@ -61,26 +75,30 @@ CREATE TABLE IF NOT EXISTS leads (
     error_message TEXT,
     uncertain INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
-    lease_until REAL
-);
-CREATE INDEX IF NOT EXISTS leads_due ON leads (state, next_attempt);
-CREATE INDEX IF NOT EXISTS leads_fingerprint ON leads (fingerprint, created);
-CREATE INDEX IF NOT EXISTS leads_created ON leads (created);
-CREATE TABLE IF NOT EXISTS hits (kind TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS hits_key ON hits (kind, key, at);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+    lease_until REAL,
+    bad TEXT NOT NULL DEFAULT '[]'
+)""",
+    "CREATE INDEX IF NOT EXISTS leads_due ON leads (state, next_attempt)",
+    "CREATE INDEX IF NOT EXISTS leads_fingerprint ON leads (fingerprint, created)",
+    "CREATE INDEX IF NOT EXISTS leads_created ON leads (created)",
+    "CREATE TABLE IF NOT EXISTS hits (kind TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS hits_key ON hits (kind, key, at)",
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+#: Columns added since the first schema: a journal file from before gets them when opened.
+_ADDED_COLUMNS = {"bad": "TEXT NOT NULL DEFAULT '[]'"}
 #: A lead still leased when it is claimed was held by a sender that died mid-attempt: its
 #: send may have reached the network, so a later "duplicate" answer means delivered.
 _TAKE_OVER = "uncertain = CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE uncertain END,"
 _COLUMNS = ("id", "created", "updated", "state", "call", "payload", "fingerprint", "attempts", "next_attempt",
             "last_error", "network_id", "redirect", "error_code", "error_message", "uncertain", "lease_owner",
-            "lease_until")
+            "lease_until", "bad")
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One lead as the journal keeps it. ``uncertain``: an earlier attempt may have reached the network."""
+    """One lead as the journal keeps it. ``uncertain``: an earlier attempt may have reached the network;
+    ``bad``: the fields the network said were missing, at its last answer."""
 
     id: str
     call: str
@@ -99,6 +117,7 @@ class Entry:
     uncertain: bool = False
     lease_owner: str | None = None
     lease_until: float | None = None
+    bad: tuple[str, ...] = ()
 
     @property
     def settled(self) -> bool:
@@ -117,7 +136,8 @@ class Limit:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a send attempt came to, as the journal records it."""
+    """What a send attempt came to, as the journal records it; ``bad``: the fields the network listed
+    as missing (its answer's ``bad``)."""
 
     state: str
     error: str | None = None
@@ -127,10 +147,14 @@ class Outcome:
     error_message: str | None = None
     next_attempt: float | None = None
     uncertain: bool = False
+    bad: tuple[str, ...] = ()
 
 
 class Journal(Protocol):
-    """Storage for leads; a shared database can implement it for several machines."""
+    """Storage for leads; a shared database can implement it for several machines.
+
+    A method that cannot read or write the storage raises :class:`~leadkit.errors.JournalError`
+    (never the database's own exception); :meth:`writable` says so in advance, for a health check."""
 
     def add(self, entry: Entry, *, owner: str, lease: float, window: float,
             limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
@@ -161,6 +185,9 @@ class Journal(Protocol):
 
     def stats(self, now: float | None = None) -> dict[str, Any]: ...
 
+    def writable(self) -> bool:
+        """Whether a lead could be written now; cheap (a health route calls it) and never raises."""
+
     def close(self) -> None: ...
 
 
@@ -184,10 +211,27 @@ class _Opened:
         self.handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[Concatenate[SQLiteJournal, _P], _R]) -> Callable[Concatenate[SQLiteJournal, _P], _R]:
+    """The method, with a failure of the file or the database raised as :class:`JournalError`."""
+    @functools.wraps(method)
+    def guarded(self: SQLiteJournal, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._guard():
+            return method(self, *args, **kwargs)
+    return guarded
+
+
 class SQLiteJournal:
     """The journal in one SQLite file; safe across threads and processes (and after fork).
 
-    ``clock`` gives the current time in seconds since the epoch, as :func:`time.time` does.
+    ``clock`` gives the current time in seconds since the epoch, as :func:`time.time` does;
+    ``busy_timeout`` is how long a write waits for another process's lock before it fails
+    (:class:`~leadkit.errors.JournalError`, reason ``locked``). A file that cannot be a journal
+    (not a database, a folder, a folder that cannot be made) raises that error here, its message
+    one sentence naming the file and what to do.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0,
@@ -197,70 +241,102 @@ class SQLiteJournal:
         self.clock = clock
         self._local = threading.local()
         self._opened: dict[int, _Opened] = {}  # by process id: a fork's child has its own
-        _create_private(self.path)
-        self._connection().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        with self._guard():
+            create_private(self.path)
+            with self._transaction() as db:  # at once, so that two processes starting together agree
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                have = {row[1] for row in db.execute("PRAGMA table_info(leads)")}
+                for name, definition in _ADDED_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE leads ADD COLUMN {name} {definition}")
 
     # -- connections ----------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         """One connection per thread and process: a connection must not cross a fork. Opened on
         first use, and again after :meth:`close`."""
+        handle = self._handle()
+        if handle.db is None:
+            handle.db = self._open()
+        return handle.db
+
+    def _handle(self) -> _Handle:
         handle: _Handle | None = getattr(self._local, "handle", None)
         if handle is None or handle.pid != os.getpid():
             handle = self._local.handle = _Handle()
             opened = self._opened.setdefault(handle.pid, _Opened())
             with opened.lock:
                 opened.handles.add(handle)
-        if handle.db is None:
-            handle.db = self._open()
-        return handle.db
+        return handle
 
     def _open(self) -> sqlite3.Connection:
         # check_same_thread=False only so that close() may close it from another thread:
         # each connection is still used by the one thread that opened it.
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                              check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error:
+            db.close()
+            raise
         return db
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            self._roll_back(db)
+            raise
 
-        def __enter__(self) -> sqlite3.Connection:
-            self.db.execute("BEGIN IMMEDIATE")
-            return self.db
+    def _roll_back(self, db: sqlite3.Connection) -> None:
+        """Undo what is left of a failed transaction. SQLite may have rolled it back itself (a full
+        disk does), and a rollback that fails leaves a connection no one should reuse."""
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        except sqlite3.Error:
+            self._handle().db = None
+            db.close()
 
-        def __exit__(self, exc_type: Any, *_: Any) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def _transaction(self) -> "SQLiteJournal._Tx":
-        return self._Tx(self._connection())
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.DatabaseError, OSError) as exc:  # DatabaseError: OperationalError, IntegrityError...
+            raise failure(self.path, exc) from exc
 
     # -- writing --------------------------------------------------------------
 
+    @_guarded
     def add(self, entry: Entry, *, owner: str, lease: float, window: float,
             limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
         now = self.clock()
+        values = {**_row(entry), "updated": now, "state": "pending", "next_attempt": now,
+                  "lease_owner": owner, "lease_until": now + lease}
         with self._transaction() as db:
             if entry.fingerprint and window > 0:
                 row = db.execute("SELECT * FROM leads WHERE fingerprint = ? AND created >= ? ORDER BY created "
-                                 "LIMIT 1", (entry.fingerprint, now - window)).fetchone()
+                                 "LIMIT 1", (values["fingerprint"], now - window)).fetchone()
                 if row is not None:
                     return _entry(row), False
             _check_limits(db, limits, now)
-            values = {**_row(entry), "updated": now, "state": "pending", "next_attempt": now,
-                      "lease_owner": owner, "lease_until": now + lease}
             db.execute(f"INSERT INTO leads ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                        tuple(values.values()))
-        return self.get(entry.id), True  # type: ignore[return-value]
+        return self.get(values["id"]), True  # type: ignore[return-value]
 
+    @_guarded
     def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
               force: bool = False) -> Entry | None:
         now = self.clock() if now is None else now
         due = "" if force else "AND next_attempt <= :now"
+        lead_id = storable(lead_id)
         with self._transaction() as db:
             changed = db.execute(
                 f"UPDATE leads SET {_TAKE_OVER} lease_owner = :owner, lease_until = :until "
@@ -269,6 +345,7 @@ class SQLiteJournal:
                 {"owner": owner, "until": now + lease, "id": lead_id, "now": now}).rowcount
         return self.get(lead_id) if changed else None
 
+    @_guarded
     def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
         now = self.clock() if now is None else now
         with self._transaction() as db:
@@ -279,18 +356,22 @@ class SQLiteJournal:
                            [(owner, now + lease, i) for i in ids])
         return [e for e in (self.get(i) for i in ids) if e is not None]
 
+    @_guarded
     def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
         now = self.clock()
+        texts = [storable(t) for t in (outcome.state, outcome.error, outcome.network_id, outcome.redirect,
+                                    outcome.error_code, outcome.error_message)]
         with self._transaction() as db:
             changed = db.execute(
                 "UPDATE leads SET state = ?, updated = ?, attempts = attempts + 1, last_error = ?, "
                 "network_id = COALESCE(?, network_id), redirect = COALESCE(?, redirect), error_code = ?, "
-                "error_message = ?, next_attempt = ?, uncertain = MAX(uncertain, ?), lease_owner = NULL, "
+                "error_message = ?, next_attempt = ?, uncertain = MAX(uncertain, ?), bad = ?, lease_owner = NULL, "
                 "lease_until = NULL WHERE id = ? AND lease_owner = ? AND state = 'pending'",
-                (outcome.state, now, outcome.error, outcome.network_id, outcome.redirect, outcome.error_code,
-                 outcome.error_message, outcome.next_attempt, int(outcome.uncertain), lead_id, owner)).rowcount
+                (texts[0], now, *texts[1:], outcome.next_attempt, int(outcome.uncertain), _fields(outcome.bad),
+                 storable(lead_id), owner)).rowcount
         return bool(changed)
 
+    @_guarded
     def expire(self, max_age: float, now: float | None = None) -> list[str]:
         now = self.clock() if now is None else now
         with self._transaction() as db:
@@ -301,15 +382,40 @@ class SQLiteJournal:
                            [(now, i) for i in ids])
         return ids
 
+    @_guarded
     def count(self, name: str, by: int = 1) -> None:
         with self._transaction() as db:
             db.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
-                       "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (name, by))
+                       "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (storable(name), by))
+
+    def writable(self) -> bool:
+        """Whether a lead could be written now: a one-page write commits within a second (the file
+        is not read-only, locked, corrupt) and the file has room to grow (SQLite's page limit, 1 MiB
+        of free disk). Never raises; cheap enough for every health check."""
+        try:
+            with self._guard():
+                return self._probe()
+        except (JournalError, sqlite3.Error):
+            return False
+
+    def _probe(self) -> bool:
+        db = self._connection()
+        db.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout, _PROBE_WAIT) * 1000)}")
+        try:
+            with self._transaction():
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                db.execute(f"PRAGMA user_version = {int(version)}")  # rewrites the header page: a real write
+        finally:
+            if self._handle().db is db:  # else a failed rollback closed it
+                db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        pages, limit = (db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "max_page_count"))
+        return bool(pages < limit and shutil.disk_usage(self.path.parent).free >= _ROOM)
 
     # -- reading --------------------------------------------------------------
 
+    @_guarded
     def get(self, lead_id: str) -> Entry | None:
-        row = self._connection().execute("SELECT * FROM leads WHERE id = ?", (lead_id,)).fetchone()
+        row = self._connection().execute("SELECT * FROM leads WHERE id = ?", (storable(lead_id),)).fetchone()
         return _entry(row) if row else None
 
     def entries(self, *, state: str | None = None, since: float | None = None, until: float | None = None,
@@ -318,12 +424,14 @@ class SQLiteJournal:
         for clause, value in (("state = ?", state), ("created >= ?", since), ("created < ?", until)):
             if value is not None:
                 clauses.append(clause)
-                args.append(value)
+                args.append(storable(value))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT * FROM leads {where} ORDER BY created" + (" LIMIT ?" if limit else "")
-        for row in self._connection().execute(sql, (*args, limit) if limit else tuple(args)):
-            yield _entry(row)
+        with self._guard():  # a generator: its failures come while the caller iterates
+            for row in self._connection().execute(sql, (*args, limit) if limit else tuple(args)):
+                yield _entry(row)
 
+    @_guarded
     def stats(self, now: float | None = None) -> dict[str, Any]:
         now = self.clock() if now is None else now
         db = self._connection()
@@ -334,6 +442,7 @@ class SQLiteJournal:
         return {"counts": counts, "oldest_pending_age": round(now - oldest, 1) if oldest else None,
                 "counters": counters}
 
+    @_guarded
     def close(self) -> None:
         """Close every connection this journal opened in this process, whichever thread opened it
         (never one inherited across a fork: that is its parent's). Using the journal again opens
@@ -349,34 +458,35 @@ class SQLiteJournal:
                 db.close()
 
 
+#: How long :meth:`SQLiteJournal.writable` waits for another process's lock, and the free disk it wants.
+_PROBE_WAIT = 1.0
+_ROOM = 1 << 20
+
+
 def _check_limits(db: sqlite3.Connection, limits: Sequence[Limit], now: float) -> None:
     """Inside the add's transaction: refuse when a limit is reached, else count this order."""
     for limit in limits:
         if limit.limit <= 0:
             continue
-        db.execute("DELETE FROM hits WHERE kind = ? AND key = ? AND at < ?", (limit.kind, limit.key,
-                                                                            now - limit.window))
+        kind, key = storable(limit.kind), storable(limit.key)
+        db.execute("DELETE FROM hits WHERE kind = ? AND key = ? AND at < ?", (kind, key, now - limit.window))
         count, oldest = db.execute("SELECT COUNT(*), MIN(at) FROM hits WHERE kind = ? AND key = ?",
-                                   (limit.kind, limit.key)).fetchone()
+                                   (kind, key)).fetchone()
         if count >= limit.limit:
             raise RateLimited(limit.kind, max(1.0, oldest + limit.window - now))
     db.executemany("INSERT INTO hits (kind, key, at) VALUES (?, ?, ?)",
-                   [(limit.kind, limit.key, now) for limit in limits if limit.limit > 0])
+                   [(storable(limit.kind), storable(limit.key), now) for limit in limits if limit.limit > 0])
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file readable by its owner only, before SQLite opens it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+def _fields(names: Sequence[str]) -> str:
+    return storable_json([storable(str(name)) for name in names])
 
 
 def _row(entry: Entry) -> dict[str, Any]:
-    values = {name: getattr(entry, name) for name in _COLUMNS}
-    values["payload"] = json.dumps(entry.payload, ensure_ascii=False, separators=(",", ":"))
+    values = {name: storable(getattr(entry, name)) for name in _COLUMNS}
+    values["payload"] = storable_json(entry.payload)
     values["uncertain"] = int(entry.uncertain)
+    values["bad"] = _fields(entry.bad)
     return values
 
 
@@ -384,4 +494,5 @@ def _entry(row: sqlite3.Row) -> Entry:
     values = dict(row)
     values["payload"] = json.loads(values["payload"])
     values["uncertain"] = bool(values["uncertain"])
+    values["bad"] = tuple(json.loads(values["bad"]))
     return Entry(**values)

@@ -3,7 +3,13 @@
 ``list`` (by state and time), ``show ID``, ``retry [ID]`` (sends the leads
 that are due, or that one lead now), ``export --format csv|jsonl`` (one lead
 per row or line with its state, for a CRM or a spreadsheet) and ``stats``.
-Each takes ``--config FILE`` like ``serve``.
+Each takes ``--config FILE`` like ``serve``; only ``retry``, which sends, needs the
+network key and the site secret: the others read ``journal.path`` alone.
+
+A CSV export is safe to open in a spreadsheet: a cell that would start a formula
+(``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a name or a tag a visitor
+typed, a network's message) is written with a ``'`` before it. JSON lines keep
+every value exactly.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import csv
 import json
 import sys
 import time
+from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any, Iterable, TextIO
 
-from .config import Config
+from .config import Config, load_config, load_journal_config
 from .journal import STATES, Entry, SQLiteJournal
 from .network import NetworkClient
 from .relay import Courier, RetryPolicy
@@ -25,7 +32,9 @@ __all__ = ["add_journal_commands", "run_journal_command"]
 
 #: Columns of an export, in order; payload fields are flattened after them.
 EXPORT_COLUMNS = ("id", "state", "created", "updated", "call", "attempts", "network_id", "error_code",
-                  "error_message", "last_error", "name", "phone", "email", "country", "ip")
+                  "error_message", "bad", "last_error", "name", "phone", "email", "country", "ip")
+#: What a spreadsheet takes for the start of a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def add_journal_commands(commands: Any) -> None:
@@ -48,31 +57,37 @@ def add_journal_commands(commands: Any) -> None:
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
-def run_journal_command(args: argparse.Namespace, config: Config, out: TextIO | None = None) -> int:
+def run_journal_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run ``leadkit journal ...``; raises :class:`~leadkit.errors.ConfigError` or
+    :class:`~leadkit.errors.JournalError` for the caller to print."""
     out = out or sys.stdout
-    journal = SQLiteJournal(config.journal.path)
-    try:
-        command = args.journal_command
-        since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
-        if command == "list":
-            _print_list(journal.entries(state=args.state, since=since, limit=args.limit), out)
-        elif command == "show":
-            entry = journal.get(args.id)
-            if entry is None:
-                print(f"no lead {args.id!r} in {config.journal.path}", file=sys.stderr)
-                return 1
-            json.dump(_as_dict(entry), out, ensure_ascii=False, indent=2)
-            out.write("\n")
-        elif command == "retry":
+    if args.journal_command == "retry":  # it sends: the whole configuration, the key and the secret
+        config = load_config(args.config)
+        with closing(SQLiteJournal(config.journal.path)) as journal:
             return _retry(journal, config, args.id, out)
-        elif command == "export":
-            _export(journal.entries(state=args.state, since=since), args.format, out)
-        else:
-            json.dump(journal.stats(), out, indent=2)
-            out.write("\n")
-        return 0
-    finally:
-        journal.close()
+    path = load_journal_config(args.config).path
+    with closing(SQLiteJournal(path)) as journal:
+        return _read(journal, args, out)
+
+
+def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
+    command = args.journal_command
+    since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
+    if command == "list":
+        _print_list(journal.entries(state=args.state, since=since, limit=args.limit), out)
+    elif command == "show":
+        entry = journal.get(args.id)
+        if entry is None:
+            print(f"no lead {args.id!r} in {journal.path}", file=sys.stderr)
+            return 1
+        json.dump(_as_dict(entry), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif command == "export":
+        _export(journal.entries(state=args.state, since=since), args.format, out)
+    else:
+        json.dump(journal.stats(), out, indent=2)
+        out.write("\n")
+    return 0
 
 
 def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: TextIO) -> int:
@@ -106,6 +121,7 @@ def _print_list(entries: Iterable[Entry], out: TextIO) -> None:
     print(f"{'id':<20} {'state':<9} {'created (UTC)':<19} {'tries':>5}  detail", file=out)
     for e in entries:
         detail = e.network_id and f"network id {e.network_id}" or e.error_code or e.last_error or ""
+        detail += f" (missing: {', '.join(e.bad)})" if e.bad else ""
         print(f"{e.id:<20} {e.state:<9} {_when(e.created):<19} {e.attempts:>5}  {detail[:80]}", file=out)
 
 
@@ -115,10 +131,16 @@ def _export(entries: Iterable[Entry], form: str, out: TextIO) -> None:
             out.write(json.dumps(_as_dict(entry), ensure_ascii=False) + "\n")
         return
     rows = [_flat(e) for e in entries]
-    extra = sorted({k for row in rows for k in row} - set(EXPORT_COLUMNS))
-    writer = csv.DictWriter(out, fieldnames=[*EXPORT_COLUMNS, *extra], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
+    columns = [*EXPORT_COLUMNS, *sorted({k for row in rows for k in row} - set(EXPORT_COLUMNS))]
+    writer = csv.writer(out)
+    writer.writerow([_cell(name) for name in columns])
+    writer.writerows([_cell(row.get(name)) for name in columns] for row in rows)
+
+
+def _cell(value: Any) -> str:
+    """A value as a spreadsheet shows it without running it: text that would start a formula gets a ``'``."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def _as_dict(entry: Entry) -> dict[str, Any]:
@@ -132,6 +154,7 @@ def _as_dict(entry: Entry) -> dict[str, Any]:
 
 def _flat(entry: Entry) -> dict[str, Any]:
     row: dict[str, Any] = {k: v for k, v in _as_dict(entry).items() if k != "payload"}
+    row["bad"] = " ".join(entry.bad)
     for key, value in entry.payload.items():
         row.setdefault(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
     return row

@@ -17,8 +17,8 @@ the order form for its pages).
 
 from __future__ import annotations
 
-import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -34,8 +34,10 @@ from .desk import OrderDesk, Submission
 from .errors import FormError
 from .formdata import read_form
 from .formtoken import FormTokens
-from .guard import cors_headers, origin_of
+from .guard import cors_headers, ignored_proxy_hops, origin_of, visitor_scheme
+from .health import check_health, token_access
 from .journal import Journal, SQLiteJournal
+from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LeadKit"]
 
-log = logging.getLogger("leadkit")
+log = logger("leadkit")
 
 #: Any WSGI application (the wrapped site).
 WSGIApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
@@ -91,9 +93,11 @@ class LeadKit:
                                     days=self.config.tags.days)
         self.tokens = FormTokens(site.secret, site.token_max_age)
         self.pages = Pages(self.config, self.templates, self.tokens)
-        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, CALLS[self.config.network.role])
+        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, CALLS[self.config.network.role],
+                              send=self.network.send)
         self.embed_js = template_source(self.templates, "embed.js")  # JavaScript, served as it is
         self._closed = False
+        self._warned_of_proxy = False
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             f"{self.mount}/order": ("POST", self.order),
             f"{self.mount}/form": ("GET", self.form_page),
@@ -173,8 +177,11 @@ class LeadKit:
         return self.tag_cookie.loads(Request(dict(environ)).cookies.get(self.tag_cookie.name))
 
     def _tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """``Secure`` when the visitor came over https: to leadkit, or to a trusted proxy that ends TLS."""
+        scheme = visitor_scheme(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"),
+                                self.config.site.trusted_proxies)
         return dump_cookie(self.tag_cookie.name, self.tag_cookie.dumps(tags), max_age=self.tag_cookie.max_age,
-                           path="/", httponly=True, samesite="Lax", secure=environ.get("wsgi.url_scheme") == "https")
+                           path="/", httponly=True, samesite="Lax", secure=scheme == "https")
 
     def visit_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The visitor's tags for this request: the cookie's, overridden by the query string's."""
@@ -205,7 +212,9 @@ class LeadKit:
             fields = read_form(request)
         except FormError as exc:
             return self._with_cors(request, self.pages.message(request, exc.status, exc.message))
-        submission = Submission(fields=fields, tags=self.order_tags(request, fields), visitor=self.visitor(request),
+        visitor = self.visitor(request)
+        self._warn_of_a_forgotten_proxy(visitor, request.headers.get("X-Forwarded-For"))
+        submission = Submission(fields=fields, tags=self.order_tags(request, fields), visitor=visitor,
                                 host=request.host, thanks_url=self.thanks_url(request),
                                 origin=request.headers.get("Origin"), referer=request.headers.get("Referer"))
         return self._with_cors(request, self.pages.reply(request, self.desk.take(submission)))
@@ -239,11 +248,19 @@ class LeadKit:
         return self.pages.page("thanks.html", {"texts": TEXTS}, 200)
 
     def health(self, request: Request) -> Response:
-        """``GET {mount}/health``: for load balancers; lead counts by state for the operator."""
-        stats = self.journal.stats()
-        return json_response({"status": "ok", "version": __version__, "role": self.config.network.role,
-                              "leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
-                              "counters": stats["counters"]})
+        """``GET {mount}/health``: ``{"status": ...}`` for load balancers (503 while the journal cannot be
+        written); with ``Authorization: Bearer <site.health_token>``, the counts too (:mod:`leadkit.health`)."""
+        health = check_health(self.journal, time.time())
+        access = token_access(request.headers.get("Authorization"), self.config.site.health_token)
+        if access is False:
+            response = json_response({"status": "unauthorized",
+                                      "message": "the bearer token does not match site.health_token"}, 401)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="leadkit"'
+            return response
+        body = {"status": health.status}
+        if access:
+            body.update({"version": __version__, "role": self.config.network.role, **health.details})
+        return json_response(body, health.code)
 
     def thanks_url(self, request: Request) -> str:
         return f"{request.script_root}{self.mount}/thanks"
@@ -255,6 +272,17 @@ class LeadKit:
                 and urlsplit(origin).netloc != request.host.lower():
             log.warning("a page on %s asked for the order form (embed.js), but site.allowed_origins does not "
                         "list that origin: the browser will not show the form there", origin)
+
+    def _warn_of_a_forgotten_proxy(self, visitor: Visitor, forwarded_for: str | None) -> None:
+        """Once per process: orders come from a proxy of the site's own whose X-Forwarded-For is not read."""
+        ignored = ignored_proxy_hops(visitor.ip, forwarded_for, self.config.site.trusted_proxies)
+        if ignored and not self._warned_of_proxy:
+            self._warned_of_proxy = True
+            log.warning("orders reach leadkit from %s, not a public address, with %d more X-Forwarded-For hop(s) that "
+                        "site.trusted_proxies = %d does not read: every customer counts as that one address in the "
+                        "rate limits (limits.ip_orders) and the network gets it as the customer's IP. Set "
+                        "site.trusted_proxies to the number of proxies in front of leadkit (1 for one nginx)",
+                        visitor.ip, ignored, self.config.site.trusted_proxies)
 
     def _preflight(self, request: Request) -> Response:
         """CORS preflight for the JSON mode: origins in ``site.allowed_origins`` only."""

@@ -5,12 +5,15 @@ form-encoded body in PHP bracket keys, over one keep-alive ``requests.Session``,
 the whole exchange bounded by ``network.timeout`` (:mod:`leadkit.wire`), and
 returns an :class:`~leadkit.answer.Answer` (:func:`~leadkit.answer.classify`).
 It never raises. The key rides in the query string as the API demands, so it
-is scrubbed from every text this module produces and from urllib3's debug log.
+is scrubbed from every text this module produces and from urllib3's debug log,
+as it is and percent-encoded (``%2D`` or ``%2d`` for ``-``, ``+`` for a space).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from dataclasses import replace
 from typing import Any, Mapping
@@ -19,6 +22,7 @@ import requests
 
 from .answer import Answer, classify
 from .config import NetworkConfig
+from .logs import logger
 from .payload import encode_form
 from .wire import WireError, post_within, watch_session
 
@@ -26,7 +30,7 @@ __all__ = ["NetworkClient"]
 
 _MAX_BODY = 64 * 1024
 
-log = logging.getLogger("leadkit.network")
+log = logger("leadkit.network")
 
 
 class NetworkClient:
@@ -59,33 +63,66 @@ class NetworkClient:
             log.exception("the lead call to %s failed inside leadkit", self.url)
             answer = Answer("retryable", error="internal", detail=f"leadkit failed during the call: "
                                                                   f"{type(exc).__name__}")
-        return replace(answer, elapsed=time.monotonic() - started)
+        return self._scrubbed(replace(answer, elapsed=time.monotonic() - started))
+
+    def _scrubbed(self, answer: Answer) -> Answer:
+        """The answer without the key in any of its texts: a network may echo it ("The key ... is not
+        valid", an error page quoting the URL), and these texts reach pages, logs and the journal."""
+        def clean(text: str | None) -> str | None:
+            return None if text is None else self.scrub(text)
+        return replace(answer, message=clean(answer.message), info=clean(answer.info), url=clean(answer.url),
+                       detail=self.scrub(answer.detail))
 
     def scrub(self, text: str) -> str:
-        """The text with the key replaced by ``***``."""
-        return text.replace(self.config.key, "***") if self.config.key else text
+        """The text with the key, as it is or percent-encoded, replaced by ``***``."""
+        return _KeyScrubber.mask(text)
 
     def close(self) -> None:
         self.session.close()
 
 
 class _KeyScrubber(logging.Filter):
-    """Masks network keys in urllib3's debug lines, which quote the request path with ``?id=KEY``."""
+    """Masks network keys in urllib3's debug lines, which quote the request path with ``?id=KEY``:
+    the key as it is, or percent-encoded as a query string carries it (any character, either
+    hex case, ``+`` for a space)."""
 
     _keys: set[str] = set()
+    _pattern: re.Pattern[str] | None = None
     _installed = False
+    _lock = threading.Lock()
 
     @classmethod
     def install(cls, key: str) -> None:
-        cls._keys.add(key)
-        if not cls._installed:
-            logging.getLogger("urllib3.connectionpool").addFilter(cls())
-            cls._installed = True
+        with cls._lock:
+            if not cls._installed:
+                logging.getLogger("urllib3.connectionpool").addFilter(cls())
+                cls._installed = True
+            if key and key not in cls._keys:
+                cls._keys.add(key)
+                # the longest first: a key that holds another is masked whole
+                cls._pattern = re.compile("|".join(_spellings(k) for k in sorted(cls._keys, key=len, reverse=True)),
+                                          re.IGNORECASE)
+
+    @classmethod
+    def mask(cls, text: str) -> str:
+        """``text`` with every installed key, however spelt, replaced by ``***``."""
+        pattern = cls._pattern
+        return pattern.sub("***", text) if pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(key in message for key in self._keys):
-            for key in self._keys:
-                message = message.replace(key, "***")
-            record.msg, record.args = message, ()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: logging's handlers report that themselves
+            return True
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
         return True
+
+
+def _spellings(key: str) -> str:
+    """A pattern for ``key`` with each character as it is or percent-encoded (``+`` for a space)."""
+    def char(c: str) -> str:
+        encoded = "".join(f"%{byte:02x}" for byte in c.encode("utf-8", "surrogatepass"))
+        return f"(?:{re.escape(c)}|{re.escape(encoded)}{'|[+]' if c == ' ' else ''})"
+    return "".join(char(c) for c in key)

@@ -35,10 +35,12 @@ def build_payload(lead: Lead, config: Config) -> dict[str, Any]:
     })
     if lead.visitor.user_agent:
         payload["ua"] = lead.visitor.user_agent
-    payload.update({k: order.details[k] for k in _SHARED_DETAILS if order.details.get(k)})
+    # offer.fields are fixed by the operator: nothing the visitor posts or tags overrides them.
+    fixed = config.offer.fields
+    payload.update({k: order.details[k] for k in _SHARED_DETAILS if order.details.get(k) and k not in fixed})
     dialect_fields = _dialect_fields(lead, dialect)
     if "params" in dialect_fields and isinstance(payload.get("params"), Mapping):
-        dialect_fields["params"] = {**payload["params"], **dialect_fields["params"]}
+        dialect_fields["params"] = {**dialect_fields["params"], **payload["params"]}
     payload.update(dialect_fields)
     payload.update(_role_fields(lead, config))
     return payload

@@ -4,6 +4,12 @@
 calling_code=7, region="KZ")``. A number must be *valid* (not merely possible)
 and belong to one of the offer's countries: a Russian number on a Kazakh
 landing is a wrong-GEO lead the network will trash.
+
+Digits typed on Arabic-Indic (U+0660-0669), Persian (U+06F0-06F9) or
+fullwidth (U+FF10-FF19) keyboards count as digits; a fullwidth ``+``,
+fullwidth brackets, Unicode dashes and spaces are read as their ASCII
+cousins; the invisible direction marks that right-to-left keyboards put
+around numbers are dropped.
 """
 
 from __future__ import annotations
@@ -16,10 +22,18 @@ import phonenumbers
 
 from .errors import PhoneError
 
-__all__ = ["Phone", "PhoneError", "parse_phone", "example_number"]
+__all__ = ["Phone", "PhoneError", "parse_phone", "example_number", "MAX_PHONE_INPUT"]
 
 MAX_PHONE_INPUT = 40
 _ALLOWED = re.compile(r"^[0-9+()\-.\s]+$")
+# What other keyboards type for digits, "+", brackets and dashes, read as the ASCII checked above.
+_AS_TYPED = str.maketrans({
+    **{start + n: str(n) for start in (0x0660, 0x06F0, 0xFF10) for n in range(10)},
+    **{ord(wide): plain for wide, plain in zip("\uff0b\uff08\uff09\uff0d\uff0e", "+()-.")},
+    **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), "-"),
+    # Direction marks that right-to-left keyboards put around a number: invisible, and not part of it.
+    **dict.fromkeys(map(ord, "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None),
+})
 
 
 @dataclass(frozen=True)
@@ -43,10 +57,11 @@ def parse_phone(raw: str | None, regions: Sequence[str]) -> Phone:
     country not in ``regions``.
     """
     regions = tuple(r.upper() for r in regions)
-    text = (raw or "").strip()
+    typed = (raw or "").strip()
+    text = " ".join(typed.translate(_AS_TYPED).split())  # any Unicode space is a space
     if not text:
         raise PhoneError("empty")
-    if len(text) > MAX_PHONE_INPUT or not _ALLOWED.match(text):
+    if len(typed) > MAX_PHONE_INPUT or not _ALLOWED.match(text):
         raise PhoneError("invalid")
     number = _parse_in_regions(text, regions)
     if number is None:

@@ -17,7 +17,6 @@ one pass of the same loop for cron users. Leases keep two senders off one lead.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import secrets
@@ -28,10 +27,11 @@ from typing import Any, Callable, Mapping
 
 from .journal import Entry, Journal, Outcome
 from .answer import Answer, operator_hint
+from .logs import logger
 
 __all__ = ["Courier", "Relay", "RetryPolicy", "outcome_for", "is_uncertain"]
 
-log = logging.getLogger("leadkit.relay")
+log = logger("leadkit.relay")
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,13 @@ class RetryPolicy:
 
 
 def is_uncertain(answer: Answer) -> bool:
-    """Could the lead have reached the network although we got no good answer?"""
+    """Could the lead have reached the network although we got no good answer?
+
+    Every failure after the request may have left is: no answer in time, a connection cut, a
+    body that is not JSON or cannot be decoded, a 5xx but 503 (the engine did not run), and a
+    failure inside a send of someone else's (it may have sent first)."""
     error = answer.error or ""
-    return answer.retryable and (error in ("timeout", "transport", "not-json") or
+    return answer.retryable and (error in ("timeout", "transport", "not-json", "encoding", "internal") or
                                  (error.startswith("http-5") and error != "http-503"))
 
 
@@ -64,7 +68,8 @@ def outcome_for(answer: Answer, entry: Entry, policy: RetryPolicy, now: float | 
     if answer.rejected and answer.error == "duplicate" and entry.uncertain:
         return Outcome("delivered", error="duplicate after an attempt that may have arrived: counted as delivered")
     if answer.rejected:
-        return Outcome("rejected", error=answer.detail, error_code=answer.error, error_message=answer.message)
+        return Outcome("rejected", error=answer.detail, error_code=answer.error, error_message=answer.message,
+                       bad=answer.bad)
     return Outcome("pending", error=answer.detail, next_attempt=now + policy.delay(entry.attempts,
                                                                                     answer.retry_after),
                    uncertain=is_uncertain(answer))
@@ -167,7 +172,7 @@ def _log_attempt(entry: Entry, outcome: Outcome, answer: Answer, now: float) -> 
                  outcome.network_id or "-", ms)
     elif outcome.state == "rejected" and answer.site_problem:
         log.error("lead %s refused by %s because of the site's setup, not the customer: %s; to fix: %s",
-                  entry.id, entry.call, answer.detail, operator_hint(answer.error))
+                  entry.id, entry.call, answer.detail, operator_hint(answer.error, answer.bad))
     elif outcome.state == "rejected":
         log.info("lead %s refused by %s: %s", entry.id, entry.call, answer.detail)
     else:

@@ -3,21 +3,31 @@
 :func:`reply_for` maps a journalled lead (its state, autologin ``url``,
 error code and message) to a :class:`Reply`: where to send the customer, or
 which message and field errors to show, with which HTTP status.
-:func:`safe_redirect` decides whether an autologin ``url`` may be followed.
+:func:`safe_redirect` decides whether an autologin ``url`` may be followed,
+and gives it in the form that can stand in a ``Location`` header.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from werkzeug.urls import iri_to_uri
+
 from .journal import Entry
-from .answer import FIELD_ERRORS
+from .answer import FIELD_ERRORS, is_site_data_error
 from .guard import host_matches
 from .texts import TEXTS
 
-__all__ = ["Reply", "refusal", "reply_for", "safe_redirect"]
+__all__ = ["MAX_REDIRECT", "Reply", "refusal", "reply_for", "safe_redirect"]
+
+#: The longest autologin URL followed, before and after it is made ASCII.
+MAX_REDIRECT = 2048
+# A host name as DNS and browsers take it (after IDNA), or an IP address; a percent sign or
+# anything else a browser would decode or refuse first is not followed.
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|[0-9a-f:.]+")
 
 
 @dataclass(frozen=True)
@@ -35,32 +45,48 @@ class Reply:
 
 
 def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
-    """The URL when it is an absolute http(s) URL with a host, no user info and no control characters,
-    and, when ``hosts`` is given, on one of them (``*.example.com`` allows its subdomains)."""
-    if not url or len(url) > 2048 or any(ord(c) < 33 or ord(c) == 127 or c == "\\" for c in url):
+    """The URL as it may stand in a ``Location`` header, or None when it must not be followed.
+
+    Followed: an absolute http(s) URL with a host, no user info, no control,
+    format or space characters, at most 2048 characters, and, when ``hosts`` is
+    given, on one of them (``*.example.com`` allows its subdomains). A
+    non-ASCII URL comes back as ASCII (an IDNA host, percent-encoded path), and
+    ``hosts`` are checked against that host: the one the browser will visit.
+    """
+    if not url or len(url) > MAX_REDIRECT or any(not c.isprintable() or c.isspace() or c == "\\" for c in url):
         return None
     try:
-        parts = urlsplit(url)
+        # werkzeug does the same to every Location it sends, and its error would be a 500.
+        ascii_url = iri_to_uri(url)
+        parts = urlsplit(ascii_url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
+    except ValueError:  # UnicodeError included: a host that IDNA cannot encode
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+    if len(ascii_url) > MAX_REDIRECT or parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return None
+    if not parts.hostname or not _HOST.fullmatch(parts.hostname):
         return None
     if hosts and not any(host_matches(parts.hostname, pattern) for pattern in hosts):
         return None
-    return url
+    return ascii_url
 
 
 def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
     """The customer's reply for a lead as the journal recorded it after an attempt.
 
     Delivered: the autologin ``url`` when it is safe to follow, else the thank-you
-    page. Refused: the form again (:func:`refusal`). Still pending (the network did
-    not answer, or answered 5xx, 429 or garbage) or dead: the lead is safe in the
-    journal and the relay retries it, so the customer is thanked.
+    page. Refused as a ``duplicate``: the network already has this customer's
+    order, so the thank-you page (the journal keeps the truth). Refused otherwise:
+    the form again (:func:`refusal`). Still pending (the network did not answer,
+    or answered 5xx, 429 or garbage) or dead: the lead is safe in the journal and
+    the relay retries it, so the customer is thanked.
     """
     if entry.state == "delivered":
         return Reply(303, redirect=safe_redirect(entry.redirect, hosts) or thanks_url)
+    if entry.state == "rejected" and entry.error_code == "duplicate":
+        return Reply(303, redirect=thanks_url)
+    if entry.state == "rejected" and is_site_data_error(entry.error_code, entry.bad):
+        return refusal("site-data", entry.error_message)  # leadkit's own fields, not the customer's: not theirs
     if entry.state == "rejected":
         return refusal(entry.error_code, entry.error_message)
     return Reply(303, redirect=thanks_url)

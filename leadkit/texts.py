@@ -28,6 +28,8 @@ TEXTS: dict[str, str] = {
     "network_ban": "Sorry, we cannot accept this order.",
     "network_duplicate": "We already have your order. Our operator will call you soon.",
     "network_unavailable": "Sorry, we cannot take orders right now. Please try again later.",
+    "order_not_taken": "Sorry, we could not take your order just now. Your details are still here: "
+                       "please send it again in a minute.",
     "bad_request": "Your browser sent something we could not read. Please try again.",
     "thanks_title": "Thank you! Your order is accepted.",
     "thanks_body": "Our operator will call you shortly to confirm it. Please keep your phone nearby.",

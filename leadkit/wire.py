@@ -3,7 +3,8 @@
 ``requests`` (urllib3) applies its timeout to each socket read: a server that
 drips one byte every half second never trips a 2-second timeout, and holds
 the caller (a customer's request, a lead's lease) for as long as it likes.
-:func:`post_within` bounds the entire exchange instead:
+:func:`post_within` (and :func:`get_within`, for the read-only calls) bounds the
+entire exchange instead:
 
 - the connect timeout and every read timeout are the time left;
 - a watchdog shuts the connection's socket down when the deadline passes,
@@ -32,7 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["Exchange", "WireError", "post_within", "watch_session"]
+__all__ = ["Exchange", "WireError", "get_within", "post_within", "watch_session"]
 
 _current = threading.local()
 
@@ -145,14 +146,25 @@ def post_within(session: requests.Session, url: str, *, seconds: float, limit: i
     Raises :class:`WireError` for every way the exchange can fail; ``redact`` is removed from
     the reasons it gives (the network key rides in the query string).
     """
+    return _within(session, "POST", url, seconds=seconds, limit=limit, params=params, data=data, redact=redact)
+
+
+def get_within(session: requests.Session, url: str, *, seconds: float, limit: int, params: Mapping[str, str],
+               redact: str = "") -> Exchange:
+    """GET and read the answer, all within ``seconds``: :func:`post_within` for a read-only call."""
+    return _within(session, "GET", url, seconds=seconds, limit=limit, params=params, data=None, redact=redact)
+
+
+def _within(session: requests.Session, method: str, url: str, *, seconds: float, limit: int,
+            params: Mapping[str, str], data: Any, redact: str) -> Exchange:
     deadline = _Deadline(seconds)
     watchdog = threading.Timer(seconds, deadline.expire)
     watchdog.daemon = True
     _current.deadline = deadline
     watchdog.start()
     try:
-        response = session.post(url, params=params, data=data, timeout=(seconds, seconds), allow_redirects=False,
-                                stream=True)
+        response = session.request(method, url, params=params, data=data, timeout=(seconds, seconds),
+                                   allow_redirects=False, stream=True)
         try:
             raw = response.raw.read(limit + 1, decode_content=False)
             deadline.finish()

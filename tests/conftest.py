@@ -12,7 +12,7 @@ import requests
 
 from leadkit import LeadKit
 from leadkit.testing.sandbox import SandboxNetwork
-from support import KEY, SECRET
+from support import HEALTH_TOKEN, KEY, SECRET
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxNetwork]:
@@ -23,6 +23,8 @@ def sandbox() -> Iterator[SandboxNetwork]:
 
 @pytest.fixture()
 def network(sandbox: SandboxNetwork) -> SandboxNetwork:
+    """The session's sandbox, reset: role wm, dialect dalead. A test of another role or dialect says
+    so first, ``network.reset(role="ext", dialect="moe")``: the sandbox refuses the others' leads."""
     sandbox.reset()
     return sandbox
 
@@ -44,7 +46,8 @@ def no_relay_outlives_its_test() -> Iterator[None]:
 
 # -- the key and the secret never leak: checked around every test of the suite ---------------
 
-_SECRETS = (KEY, SECRET, "1-fault0injection0key", "fault-injection-secret-0123456789")
+_SECRETS = (KEY, SECRET, HEALTH_TOKEN, "1-fault0injection0key", "fault-injection-secret-0123456789",
+            "fault-injection-health-0123456789")
 
 
 class _Collector(logging.Handler):

@@ -17,6 +17,7 @@ from leadkit.journal import SQLiteJournal
 
 KEY = "1-0f3a9c2e7b5d4a1f"
 SECRET = "test-secret-0123456789abcdef"
+HEALTH_TOKEN = "test-health-token-0123456789"  # site.health_token, for tests that read /leadkit/health's counts
 ROLES_AND_DIALECTS = [(role, dialect) for role in ("wm", "ext", "comp") for dialect in ("dalead", "moe")]
 
 

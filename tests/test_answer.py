@@ -171,3 +171,16 @@ def test_operator_hints_say_what_to_fix(code: str, says: str) -> None:
 
 def test_customer_errors_need_no_operator() -> None:
     assert operator_hint("phone") == operator_hint("ban") == operator_hint(None) == ""
+
+
+@pytest.mark.parametrize(("bad", "site"), [
+    pytest.param(["ip"], True, id="ip-is-leadkits"),
+    pytest.param(["us", "sub1"], True, id="tags-under-names-the-network-does-not-read"),
+    pytest.param(["phone"], False, id="the-customers-phone"),
+    pytest.param(["ip", "name"], False, id="one-of-them-the-customers"),
+    pytest.param([], False, id="no-list"),
+])
+def test_a_data_refusal_naming_only_leadkits_fields_is_a_site_problem(bad: list[str], site: bool) -> None:
+    answer = classify(200, {}, body(status="error", error="data", bad=bad))
+    assert answer.site_problem is site
+    assert ("network.dialect" in operator_hint(answer.error, answer.bad)) is site

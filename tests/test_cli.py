@@ -1,12 +1,19 @@
-"""``leadkit check`` and the command line's error handling; the example configuration."""
+"""``leadkit check`` (``--live`` against the sandbox network on loopback) and the command line's error
+handling; the example configuration."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
 from leadkit.cli import main
+from leadkit.testing.sandbox import SandboxNetwork
+from servers import free_port
 from support import KEY, SECRET
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "standalone" / "leadkit.toml"
@@ -55,3 +62,158 @@ def test_example_pages_render(secrets_in_env: None, tmp_path: Path) -> None:
         client = Client(app)
         assert 'name="phone"' in client.get("/").get_data(as_text=True)
         assert "Seven mountain herbs" in client.get("/about").get_data(as_text=True)
+
+
+# -- leadkit check --live: the configuration proven against the network, no lead sent ----------
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_KEY = "2-0f3a9c2e7b5d4a1e"
+
+
+@pytest.fixture(scope="module")
+def live_network() -> Iterator[SandboxNetwork]:
+    with SandboxNetwork(keys=[KEY], offers={217: [42], 300: [7]}) as network:
+        yield network
+
+
+@pytest.fixture()
+def sandbox_net(live_network: SandboxNetwork) -> SandboxNetwork:
+    live_network.reset()
+    return live_network
+
+
+def write_config(folder: Path, api: str, role: str = "wm", dialect: str = "dalead", offer: int = 217,
+                 flow: int = 42, timeout: float = 5) -> Path:
+    config = folder / "leadkit.toml"
+    config.write_text(f'[network]\napi = "{api}"\nrole = "{role}"\ndialect = "{dialect}"\ntimeout = {timeout}\n'
+                      f'[offer]\noffer = {offer}\ncountry = "kz"\n' + (f"flow = {flow}\n" if role == "wm" else ""))
+    return config
+
+
+def check_live(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    """Exit code, and the findings: the lines after the one that announces the live check."""
+    code = main(["check", "--config", str(config), "--live"])
+    out, err = capsys.readouterr()
+    assert KEY not in out + err and OTHER_KEY not in out + err and SECRET not in out + err
+    return code, [line.strip() for line in out.split("(read-only calls, no lead is sent):\n", 1)[1].splitlines()]
+
+
+@pytest.mark.parametrize(("role", "dialect", "proven", "unproven", "reads"), [
+    pytest.param("wm", "dalead", ["network.api", "network.key", "network.role", "offer.offer", "offer.flow"],
+                 ["network.dialect"], ["wm/offers", "wm/flows"], id="wm"),
+    pytest.param("ext", "moe", ["network.api", "network.key", "network.role"], ["offer.offer", "network.dialect"],
+                 ["ext/list"], id="ext"),
+    pytest.param("comp", "dalead", ["network.api", "network.key", "network.role"],
+                 ["offer.offer", "network.dialect"], ["comp/list"], id="comp"),
+])
+def test_check_live_proves_a_correct_configuration(secrets_in_env: None, tmp_path: Path, sandbox_net: SandboxNetwork,
+                                                   capsys: pytest.CaptureFixture[str], role: str, dialect: str,
+                                                   proven: list[str], unproven: list[str], reads: list[str]) -> None:
+    sandbox_net.reset(role=role, dialect=dialect)
+    code, findings = check_live(write_config(tmp_path, sandbox_net.url, role, dialect), capsys)
+    assert code == 0, findings
+    assert [f.split(":")[0].split() for f in findings[:-1]] == [
+        *(["ok", name] for name in proven), *(["unproven", name] for name in unproven)]
+    assert findings[-1] == "the network confirms every setting it can; no lead was sent"
+    assert sandbox_net.leads == [], "never a lead"
+    assert [call for call, _ in sandbox_net.reads] == reads
+
+
+@pytest.mark.parametrize(("setup", "config", "setting", "says"), [
+    pytest.param({"role": "ext"}, {}, "network.role", "wm/offers was refused (error 'access'): this key may not use "
+                 "the webmaster (wm) calls", id="wm-config-ext-key"),
+    pytest.param({"role": "wm"}, {"role": "ext"}, "network.role", "ext/list was refused (error 'access')",
+                 id="ext-config-wm-key"),
+    pytest.param({"role": "ext"}, {"role": "comp"}, "network.role", "comp/list was refused (error 'access')",
+                 id="comp-config-ext-key"),
+    pytest.param({}, {"offer": 999}, "offer.offer", "offer 999 is not among the offers open to this account",
+                 id="offer-unknown"),
+    pytest.param({}, {"flow": 7}, "offer.flow", "flow 7 is for offer 300, not offer 217", id="flow-of-another-offer"),
+    pytest.param({}, {"flow": 8}, "offer.flow", "this account has no flow 8 for offer 217", id="flow-unknown"),
+    pytest.param({}, {"offer": 300}, "offer.flow", "flow 42 is for offer 217, not offer 300",
+                 id="offer-of-another-flow"),
+])
+def test_check_live_names_the_setting_that_is_wrong(secrets_in_env: None, tmp_path: Path,
+                                                    sandbox_net: SandboxNetwork, capsys: pytest.CaptureFixture[str],
+                                                    setup: dict[str, str], config: dict[str, Any], setting: str,
+                                                    says: str) -> None:
+    sandbox_net.reset(**setup)
+    code, findings = check_live(write_config(tmp_path, sandbox_net.url, **config), capsys)
+    assert code == 2
+    wrong = [f for f in findings if f.startswith("wrong")]
+    assert any(f.startswith(f"wrong     {setting}: {says}") for f in wrong), findings
+    assert findings[-1] == f"{len(wrong)} setting(s) to change; no lead was sent"
+    assert sandbox_net.leads == []
+
+
+def test_check_live_with_a_wrong_key(tmp_path: Path, sandbox_net: SandboxNetwork, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LEADKIT_KEY", OTHER_KEY)
+    monkeypatch.setenv("LEADKIT_SECRET", SECRET)
+    code, findings = check_live(write_config(tmp_path, sandbox_net.url), capsys)
+    assert code == 2
+    assert findings[0] == "wrong     network.key: wm/offers was refused (error 'key'): the network does not know " \
+                          "this key: check network.key (or LEADKIT_KEY)"
+    assert [call for call, _ in sandbox_net.reads] == ["wm/offers"], "nothing more to prove without a key"
+
+
+@pytest.mark.parametrize(("how", "kwargs", "setting", "says"), [
+    pytest.param("garbage", {}, "network.api", "answered HTTP 200 with a body that is not JSON, not the engine's",
+                 id="not-json"),
+    pytest.param("503", {}, "network.api", "answered HTTP 503: the network is failing now", id="http-503"),
+    pytest.param("429", {}, "network.api", "answered HTTP 429", id="http-429"),
+    pytest.param("func", {}, "network.role", "wm/offers was refused (error 'func'): the network has no such call",
+                 id="func"),
+    pytest.param("app", {}, "network.api", "wm/offers was refused (error 'app'): the network has no such API",
+                 id="app"),
+    pytest.param("key", {"error_field": "error_text"}, "network.key", "wm/offers was refused (error 'key')",
+                 id="old-engine-error-text"),
+    pytest.param("security", {"info": "blocked"}, "network.key",
+                 "wm/offers was refused (error 'security', info 'blocked'): the network account is blocked",
+                 id="blocked-account"),
+    pytest.param("db", {}, "network.api", "wm/offers was refused (error 'db'): the network is failing on its side",
+                 id="db"),
+    pytest.param("hang", {"retry_after": 60}, "network.api", "no complete answer from", id="hang"),
+])
+def test_check_live_when_the_network_misbehaves(secrets_in_env: None, tmp_path: Path, sandbox_net: SandboxNetwork,
+                                                capsys: pytest.CaptureFixture[str], how: str, kwargs: dict[str, Any],
+                                                setting: str, says: str) -> None:
+    sandbox_net.fail_next(1, how, **kwargs)
+    code, findings = check_live(write_config(tmp_path, sandbox_net.url, timeout=0.5), capsys)
+    assert code == 2
+    assert findings[0].startswith(f"wrong     {setting}: ") and says in findings[0], findings
+
+
+@pytest.mark.parametrize(("api", "says"), [
+    pytest.param("{base}/site", "answered HTTP 404 with a body that is not JSON", id="not-the-api-path"),
+    pytest.param("http://127.0.0.1:{port}/api", "could not reach http://127.0.0.1:{port}/api/wm/offers.json "
+                 "(Connection refused): check network.api", id="nothing-listens"),
+])
+def test_check_live_with_a_wrong_api(secrets_in_env: None, tmp_path: Path, sandbox_net: SandboxNetwork,
+                                     capsys: pytest.CaptureFixture[str], api: str, says: str) -> None:
+    port = free_port()
+    base = sandbox_net.url.removesuffix("/api")
+    code, findings = check_live(write_config(tmp_path, api.format(base=base, port=port)), capsys)
+    assert code == 2
+    assert findings[0].startswith("wrong     network.api: ") and says.format(port=port) in findings[0], findings
+
+
+def test_check_live_cannot_tell_a_wrong_dialect_and_says_so(secrets_in_env: None, tmp_path: Path,
+                                                            sandbox_net: SandboxNetwork,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """No read-only call shows the field names: a wrong dialect is reported unproven, not proven."""
+    sandbox_net.reset(dialect="moe")
+    code, findings = check_live(write_config(tmp_path, sandbox_net.url, dialect="dalead"), capsys)
+    assert code == 0
+    assert findings[-2].startswith("unproven  network.dialect: no read-only call shows which field names")
+
+
+def test_check_live_as_a_process(tmp_path: Path, sandbox_net: SandboxNetwork) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LEADKIT_KEY": KEY, "LEADKIT_SECRET": SECRET}
+    done = subprocess.run([sys.executable, "-m", "leadkit", "check", "--live", "--config",
+                           str(write_config(tmp_path, sandbox_net.url, flow=7))],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "wrong     offer.flow: flow 7 is for offer 300" in done.stdout
+    assert KEY not in done.stdout + done.stderr
+    assert sandbox_net.leads == []

@@ -42,7 +42,7 @@ from leadkit.django import wrap
 from leadkit.tags import url_with_tags
 from leadkit.testing.sandbox import SandboxNetwork
 from servers import stop
-from support import KEY, SECRET
+from support import HEALTH_TOKEN, KEY, SECRET
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_landing"
 REQUEST_PROCESSOR = "django.template.context_processors.request"
@@ -282,7 +282,7 @@ def example_env(**values: str) -> dict[str, str]:
 def test_the_example_project_takes_an_order_end_to_end(network: SandboxNetwork, tmp_path: Path) -> None:
     journal = tmp_path / "journal" / "leadkit.db"
     journal.parent.mkdir()
-    env = example_env(LEADKIT_API=network.url, LEADKIT_JOURNAL=str(journal))
+    env = example_env(LEADKIT_API=network.url, LEADKIT_JOURNAL=str(journal), LEADKIT_HEALTH_TOKEN=HEALTH_TOKEN)
     with example_server(env, tmp_path / "waitress.log") as base:
         browser = requests.Session()
         browser.headers["Origin"] = base  # as a browser sends it with the form's POST
@@ -296,7 +296,8 @@ def test_the_example_project_takes_an_order_end_to_end(network: SandboxNetwork, 
         order = browser.post(base + "/leadkit/order", data={"name": "Aigerim", "phone": "8 (700) 123-45-67"},
                              allow_redirects=False, timeout=10)
         assert order.status_code == 303, order.text
-        health = browser.get(base + "/leadkit/health", timeout=10).json()
+        health = browser.get(base + "/leadkit/health", timeout=10,
+                             headers={"Authorization": f"Bearer {HEALTH_TOKEN}"}).json()
     (lead,) = network.accepted()
     assert lead.call == "wm/push"
     assert {k: lead.fields.get(k) for k in ("utm_source", "sub1", "phone", "offer", "flow", "name")} == {

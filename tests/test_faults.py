@@ -1,7 +1,10 @@
 """Every lead survives, exactly once: the fault-injection scenarios of ``scripts/fault_injection.py``.
 
 Real processes (``leadkit serve``, gunicorn with four workers, ``leadkit journal retry``),
-real loopback sockets, the sandbox network failing in each way; counted at the network.
+real loopback sockets, the sandbox network failing in each way, ``kill -9`` of the server while
+the network holds the answer to a lead it took (per role); counted at the network. Each scenario
+states how many leads may become two orders: none, except roles without an order id of their own
+(``wm``, ``comp``) whose retry lands after the network's de-duplication window.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ def test_no_lead_lost_or_sent_twice(name: str, tmp_path: Path) -> None:
     if name == "4-workers+cron":
         pytest.importorskip("gunicorn", reason="gunicorn is not installed: `make test` installs it")
     figures = faults.SCENARIOS[name](tmp_path)
-    assert (figures.lost, figures.twice) == (0, 0), figures
+    assert (figures.lost, figures.twice) == (0, figures.expected_twice), figures
     assert figures.journal["delivered"] == figures.submitted, figures
     assert figures.journal["rejected"] == figures.journal["dead"] == 0, figures
-    if name != "kill-9-mid-send":  # there the customer's connection dies with the server
+    if not name.startswith("kill-9"):  # there the customers' connections die with the server
         assert figures.thanked == figures.submitted, "every customer saw the thank-you page"

@@ -1,11 +1,13 @@
-"""The checks that keep abuse out of the order route: origins, bots and CORS. Pure functions, no client."""
+"""The checks that keep abuse out of the order route: origins, bots, CORS, rate-limit buckets and what to
+believe of the proxy in front. Pure functions, no client."""
 
 from __future__ import annotations
 
 import pytest
 
 from leadkit.formtoken import IssuedToken
-from leadkit.guard import bot_reason, cors_headers, origin_of, origin_problem
+from leadkit.guard import (bot_reason, client_bucket, cors_headers, ignored_proxy_hops, origin_of, origin_problem,
+                           visitor_scheme)
 
 HOST = "landing.example"
 PROMO = "https://promo.example"
@@ -135,3 +137,61 @@ def test_cors_headers(origin: str | None, preflight: bool, expected: dict[str, s
 
 def test_cors_headers_without_allowed_origins_are_empty() -> None:
     assert cors_headers(PROMO, (), preflight=True) == {}
+
+
+# -- client_bucket ----------------------------------------------------------------
+
+@pytest.mark.parametrize("ip, expected", [
+    pytest.param("198.51.100.7", "198.51.100.7", id="ipv4-as-it-is"),
+    pytest.param("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64", id="ipv6-its-64"),
+    pytest.param("2001:db8:1:2::1", "2001:db8:1:2::/64", id="ipv6-same-64-other-host"),
+    pytest.param("2001:db8:1:3::1", "2001:db8:1:3::/64", id="ipv6-next-64-is-another-client"),
+    pytest.param("2001:0DB8:0001:0002:0000:0000:0000:0001", "2001:db8:1:2::/64", id="ipv6-long-form"),
+    pytest.param("::1", "::/64", id="ipv6-loopback"),
+    pytest.param("0.0.0.0", "0.0.0.0", id="unknown-address"),
+    pytest.param("not-an-ip", "not-an-ip", id="not-an-address"),
+])
+def test_client_bucket(ip: str, expected: str) -> None:
+    assert client_bucket(ip) == expected
+
+
+# -- ignored_proxy_hops -------------------------------------------------------------
+
+@pytest.mark.parametrize("client_ip, forwarded_for, proxies, expected", [
+    pytest.param("127.0.0.1", "203.0.113.9", 0, 1, id="nginx-on-loopback-proxies-forgotten"),
+    pytest.param("10.0.0.2", "6.6.6.6, 203.0.113.9", 0, 2, id="private-peer-two-hops-ignored"),
+    pytest.param("::1", "2001:db8::9", 0, 1, id="ipv6-loopback-peer"),
+    pytest.param("fe80::1", "203.0.113.9", 0, 1, id="link-local-peer"),
+    pytest.param("10.0.0.5", "203.0.113.9, 10.0.0.5", 1, 1, id="a-second-proxy-in-front-not-counted"),
+    pytest.param("203.0.113.9", "203.0.113.9", 1, 0, id="proxy-trusted-client-public"),
+    pytest.param("10.1.2.3", "10.1.2.3", 1, 0, id="customer-on-the-lan-behind-a-trusted-proxy"),
+    pytest.param("127.0.0.1", None, 0, 0, id="no-header-local-visit"),
+    pytest.param("127.0.0.1", "", 0, 0, id="empty-header"),
+    pytest.param("127.0.0.1", " , ", 0, 0, id="header-without-hops"),
+    pytest.param("8.8.8.8", "6.6.6.6", 0, 0, id="public-peer-may-send-anything"),
+    pytest.param("2a00:1450:4001::1", "6.6.6.6", 0, 0, id="public-ipv6-peer"),
+    pytest.param("0.0.0.0", "203.0.113.9", 0, 1, id="unknown-peer-behind-a-unix-socket"),
+    pytest.param("garbage", "203.0.113.9", 0, 0, id="not-an-address"),
+])
+def test_ignored_proxy_hops(client_ip: str, forwarded_for: str | None, proxies: int, expected: int) -> None:
+    assert ignored_proxy_hops(client_ip, forwarded_for, proxies) == expected
+
+
+# -- visitor_scheme -------------------------------------------------------------
+
+@pytest.mark.parametrize("url_scheme, proto, proxies, expected", [
+    pytest.param("http", "https", 1, "https", id="tls-ends-at-the-trusted-proxy"),
+    pytest.param("http", "HTTPS", 1, "https", id="case-ignored"),
+    pytest.param("http", "https", 0, "http", id="never-without-a-trusted-proxy"),
+    pytest.param("http", "http", 1, "http", id="proxy-says-http"),
+    pytest.param("http", None, 1, "http", id="no-header"),
+    pytest.param("http", "", 1, "http", id="empty-header"),
+    pytest.param("http", "https, http", 1, "http", id="the-trusted-hop-is-the-right-most"),
+    pytest.param("http", "https, http", 2, "https", id="two-proxies-the-second-from-the-right"),
+    pytest.param("http", "https", 2, "http", id="fewer-values-than-proxies"),
+    pytest.param("http", "gopher", 1, "http", id="not-a-web-scheme"),
+    pytest.param("https", None, 0, "https", id="tls-to-leadkit-itself"),
+    pytest.param("https", "http", 0, "https", id="header-ignored-either-way"),
+])
+def test_visitor_scheme(url_scheme: str, proto: str | None, proxies: int, expected: str) -> None:
+    assert visitor_scheme(url_scheme, proto, proxies) == expected

@@ -1,4 +1,5 @@
-"""The lead journal: adding, double submits, leases, outcomes, expiry, reading, and the file itself.
+"""The lead journal: adding, double submits, leases, outcomes, expiry, reading, the file itself, and
+every way the file can fail (real files: random bytes, damaged pages, read-only, full, locked, gone).
 
 Time passes on a :class:`~support.FakeClock` the tests move: no test waits for a lease or a window to run out.
 """
@@ -7,16 +8,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
+import shutil
 import sqlite3
 import stat
+import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
-from leadkit.journal import STATES, Entry, Outcome, SQLiteJournal
+from leadkit.errors import JournalError, RateLimited
+from leadkit.journal import STATES, Entry, Limit, Outcome, SQLiteJournal
 from leadkit.lead import Lead
 from leadkit.form import Order
 from leadkit.payload import build_payload
@@ -93,8 +99,9 @@ def test_get_round_trips_the_payload(journal: SQLiteJournal) -> None:
 
 def test_the_same_id_twice_is_refused(journal: SQLiteJournal) -> None:
     add(journal, "1")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(JournalError) as refused:
         journal.add(entry("1", payload={"other": True}), owner="writer", lease=60, window=0)
+    assert refused.value.reason == "duplicate id"
     got = journal.get("1")
     assert got is not None and got.payload == PAYLOAD, "the first lead is untouched"
     add(journal, "2")  # the failed transaction was rolled back: the journal still takes writes
@@ -568,3 +575,305 @@ def test_the_network_key_is_never_stored(tmp_path: Path) -> None:
     raw = b"".join(path.read_bytes() for path in files if path.exists())
     assert b"77001234567" in raw, "the check reads the bytes the lead was written to"
     assert KEY.encode() not in raw
+
+
+# -- the network's word on what was missing, and text as it comes ----------------------------------
+
+#: The schema of the first journals (before ``bad``): a file made by an older leadkit.
+OLD_SCHEMA = """
+CREATE TABLE leads (id TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL, state TEXT NOT NULL,
+    call TEXT NOT NULL, payload TEXT NOT NULL, fingerprint TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL, last_error TEXT, network_id TEXT, redirect TEXT, error_code TEXT, error_message TEXT,
+    uncertain INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_until REAL);
+CREATE INDEX leads_due ON leads (state, next_attempt);
+CREATE TABLE hits (kind TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO leads (id, created, updated, state, call, payload, attempts, next_attempt, error_code)
+    VALUES ('old', 1700000000, 1700000000, 'rejected', 'wm/push', '{"phone": "77001234567"}', 1, NULL, 'data');
+INSERT INTO leads (id, created, updated, state, call, payload, next_attempt)
+    VALUES ('old-pending', 1700000000, 1700000000, 'pending', 'wm/push', '{"phone": "77011234567"}', 0);
+"""
+
+
+def test_the_fields_the_network_said_were_missing_are_kept(journal: SQLiteJournal) -> None:
+    fresh = add(journal, "1")
+    assert fresh.bad == ()
+    assert journal.record("1", Outcome("rejected", error_code="data", bad=("phone", "name")), owner="writer")
+    got = journal.get("1")
+    assert got is not None and got.bad == ("phone", "name") and got.error_code == "data"
+    assert next(journal.entries()).bad == ("phone", "name")
+
+
+def test_a_journal_from_before_gets_the_new_column_and_keeps_its_leads(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(OLD_SCHEMA)
+    old.close()
+    journal = SQLiteJournal(path, clock=clock)
+    columns = [row[1] for row in journal._connection().execute("PRAGMA table_info(leads)")]
+    assert columns[-1] == "bad"
+    kept = journal.get("old")
+    assert kept is not None and (kept.state, kept.error_code, kept.bad) == ("rejected", "data", ())
+    assert journal.claim("old-pending", owner="a", lease=60) is not None
+    assert journal.record("old-pending", Outcome("rejected", error_code="data", bad=("name",)), owner="a")
+    journal.close()
+    again = SQLiteJournal(path, clock=clock)  # opening it once more changes nothing
+    got = again.get("old-pending")
+    assert got is not None and got.bad == ("name",)
+    assert [row[1] for row in again._connection().execute("PRAGMA table_info(leads)")] == columns
+    again.close()
+
+
+NASTY = "a\udcffb\x00c\nd\re\x1b[31mf\x7fg\x85h"
+CLEAN = "a\ufffdb c d e [31mf g h"
+
+
+def test_no_text_a_network_chose_makes_the_journal_refuse_a_row(journal: SQLiteJournal) -> None:
+    add(journal, "1")
+    outcome = Outcome("rejected", error=NASTY, network_id=NASTY, redirect=NASTY, error_code=NASTY,
+                      error_message=NASTY, bad=(NASTY, "\ud800"))
+    assert journal.record("1", outcome, owner="writer")
+    got = journal.get("1")
+    assert got is not None
+    assert (got.last_error, got.network_id, got.redirect, got.error_code, got.error_message) == (CLEAN,) * 5
+    assert got.bad == (CLEAN, "\ufffd")
+
+
+def test_a_payload_with_a_lone_surrogate_is_stored_and_keeps_everything_else(journal: SQLiteJournal) -> None:
+    payload = {"name": "Ann\udcff", "comment": "line 1\nline 2\x00", "phone": "77001234567"}
+    add(journal, "1", payload=payload, fingerprint="fp\udcff")
+    got = journal.get("1")
+    assert got is not None
+    assert got.payload == {"name": "Ann\ufffd", "comment": "line 1\nline 2\x00", "phone": "77001234567"}, \
+        "only what UTF-8 cannot hold is replaced: the payload's own newlines stay"
+    assert journal.get("\udcff") is None, "an id typed on a command line (argv's surrogate escapes) is only not found"
+    journal.count("bots\udcff")
+    assert journal.stats()["counters"] == {"bots\ufffd": 1}
+
+
+# -- failures: JournalError with a reason, never SQLite's own exception ------------------------------
+
+def junk(size: int = 8192) -> bytes:
+    return random.Random(7).randbytes(size)
+
+
+def make_unusable(tmp_path: Path, how: str) -> Path:
+    """A journal path that cannot be a journal, ``how``."""
+    path = tmp_path / "leadkit.db"
+    if how == "random-bytes":
+        path.write_bytes(junk())
+    elif how == "a-folder":
+        path.mkdir()
+    else:  # a folder that cannot be made: a file stands where it should be
+        (tmp_path / "data").write_text("not a folder")
+        path = tmp_path / "data" / "leadkit.db"
+    return path
+
+
+@pytest.mark.parametrize(("how", "reason", "fix"), [
+    pytest.param("random-bytes", "corrupt", "move it aside", id="random-bytes"),
+    pytest.param("a-folder", "cannot open", "it is a folder: set journal.path to a file", id="a-folder"),
+    pytest.param("folder-cannot-be-made", "cannot open", "its folder cannot be made", id="folder-cannot-be-made"),
+])
+def test_a_file_that_cannot_be_a_journal_fails_at_start_in_one_sentence(tmp_path: Path, how: str, reason: str,
+                                                                        fix: str) -> None:
+    path = make_unusable(tmp_path, how)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(JournalError) as failed:
+        SQLiteJournal(path)
+    error = failed.value
+    assert (error.path, error.reason) == (str(path), reason)
+    assert fix in error.fix and str(error).startswith(f"the lead journal {str(path)!r} cannot be used")
+    assert "\n" not in str(error) and str(error).count(". ") == 0, "one sentence"
+    if before is not None:
+        assert path.read_bytes() == before, "what may hold leads is left as it was"
+
+
+def damage(path: Path) -> None:
+    """A journal whose pages past the schema were overwritten: it opens, and breaks when read."""
+    journal = SQLiteJournal(path)
+    for i in range(40):
+        add(journal, f"{i:03d}", payload={"name": "x" * 500})
+    journal.close()  # the last connection folds the WAL into the file
+    data = bytearray(path.read_bytes())
+    data[4096 * 2:4096 * 6] = junk(4096 * 4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("read", [
+    pytest.param(lambda j: j.get("010"), id="get"),
+    pytest.param(lambda j: list(j.entries()), id="entries"),
+    pytest.param(lambda j: j.stats(), id="stats"),
+    pytest.param(lambda j: j.claim_due(owner="o", lease=60, limit=50, now=T0 + 1e9), id="claim_due"),
+])
+def test_a_damaged_journal_is_reported_as_corrupt(tmp_path: Path, read: Any) -> None:
+    path = tmp_path / "leadkit.db"
+    damage(path)
+    journal = SQLiteJournal(path)
+    with pytest.raises(JournalError) as failed:
+        read(journal)
+    assert failed.value.reason == "corrupt" and "move it aside" in str(failed.value)
+    journal.close()
+
+
+WRITES = [
+    pytest.param(lambda j: j.add(entry("new"), owner="w", lease=60, window=0), id="add"),
+    pytest.param(lambda j: j.claim("free", owner="w", lease=60, force=True), id="claim"),
+    pytest.param(lambda j: j.claim_due(owner="w", lease=60, limit=5, now=T0 + 3600), id="claim_due"),
+    pytest.param(lambda j: j.record("held", Outcome("delivered"), owner="writer"), id="record"),
+    pytest.param(lambda j: j.expire(1, now=T0 + 3600), id="expire"),
+    pytest.param(lambda j: j.count("bots"), id="count"),
+]
+
+
+def with_leads(journal: SQLiteJournal) -> SQLiteJournal:
+    """A journal with a lead held by ``writer`` and one nobody holds."""
+    add(journal, "held")
+    add_released(journal, "free", next_attempt=T0)
+    return journal
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_writes_to_a_read_only_connection_raise_read_only(journal: SQLiteJournal, write: Any) -> None:
+    with_leads(journal)._connection().execute("PRAGMA query_only = 1")
+    with pytest.raises(JournalError) as failed:
+        write(journal)
+    assert failed.value.reason == "read-only" and "writable" in failed.value.fix
+    assert not journal.writable()
+    assert journal.get("held") is not None, "reading still works"
+    journal._connection().execute("PRAGMA query_only = 0")
+    assert journal.writable()
+    write(journal)  # the failed write left no transaction behind
+
+
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """The files immutable (``chattr +i``): even root cannot write them, as SQLite opening one finds out."""
+    done = []
+    try:
+        for path in paths:
+            result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+            if result.returncode:
+                pytest.skip(f"chattr +i does not work here ({result.stderr.strip()}): no honest read-only file "
+                            "for a test running as root")
+            done.append(path)
+        yield
+    finally:
+        for path in done:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="chattr (e2fsprogs) is not installed: no honest "
+                    "read-only file for a test running as root")
+def test_a_read_only_journal_file_can_be_read_and_refuses_writes(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "leadkit.db"
+    first = with_leads(SQLiteJournal(path, clock=clock))
+    first.close()
+    with immutable(path):
+        journal = SQLiteJournal(path, clock=clock)
+        try:
+            assert [e.id for e in journal.entries()] == ["held", "free"]
+            assert not journal.writable()
+            for write in WRITES:
+                with pytest.raises(JournalError) as failed:
+                    write.values[0](journal)
+                assert failed.value.reason == "read-only", write.id
+        finally:
+            journal.close()
+    assert SQLiteJournal(path, clock=clock).writable(), "writable again once the file is"
+
+
+def fill_up(journal: SQLiteJournal) -> int:
+    """Add leads until the journal is full; how many it took."""
+    for n in range(100_000):
+        try:
+            add(journal, f"{n:06d}", payload={"comment": "x" * 2000})
+        except JournalError as full:
+            assert full.reason == "disk full" and "free some disk space" in full.fix
+            return n
+    raise AssertionError("the journal never filled up")
+
+
+def test_a_full_database_raises_disk_full_and_keeps_what_it_has(journal: SQLiteJournal) -> None:
+    db = journal._connection()
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages + 8}")  # SQLite's own limit: a disk of 8 more pages
+    assert journal.writable()
+    kept = fill_up(journal)
+    assert kept > 0 and len(list(journal.entries())) == kept, "every lead written before it filled is there"
+    assert not journal.writable()
+    db.execute("PRAGMA max_page_count = 1000000")
+    assert journal.writable()
+    add(journal, "after")  # no transaction was left open by the failure
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real file system of 256 KiB (tmpfs), where a write past its end fails with ENOSPC."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode}): "
+                    "the full-disk case is covered by SQLite's page limit")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_raises_disk_full(tiny_disk: Path, clock: FakeClock) -> None:
+    journal = SQLiteJournal(tiny_disk / "leadkit.db", clock=clock)
+    try:
+        assert fill_up(journal) > 0
+        assert not journal.writable()
+        assert journal.get("000000") is not None
+    finally:
+        journal.close()
+
+
+def test_a_lock_held_by_another_connection_raises_locked(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "leadkit.db"
+    journal = with_leads(SQLiteJournal(path, busy_timeout=0.05, clock=clock))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(JournalError) as failed:
+            add(journal, "1")
+        assert failed.value.reason == "locked"
+        assert not journal.writable()
+        assert journal.get("held") is not None, "readers are not blocked (WAL)"
+        with pytest.raises(JournalError, match=r"\(locked\)"):
+            SQLiteJournal(path, busy_timeout=0.05)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert journal.writable()
+    add(journal, "1")
+    journal.close()
+
+
+@pytest.mark.parametrize("use", [
+    pytest.param(lambda j: j.get("1"), id="get"),
+    pytest.param(lambda j: list(j.entries()), id="entries"),
+    pytest.param(lambda j: j.stats(), id="stats"),
+    pytest.param(lambda j: j.count("bots"), id="count"),
+])
+def test_a_journal_whose_folder_vanished_raises_cannot_open(tmp_path: Path, clock: FakeClock, use: Any) -> None:
+    folder = tmp_path / "data"
+    journal = SQLiteJournal(folder / "leadkit.db", clock=clock)
+    journal.close()
+    shutil.rmtree(folder)
+    with pytest.raises(JournalError) as failed:
+        use(journal)
+    assert failed.value.reason == "cannot open"
+    assert not journal.writable()
+
+
+def test_a_rate_limit_is_still_rate_limited(journal: SQLiteJournal) -> None:
+    limit = Limit("ip", "203.0.113.7", 1, 600)
+    journal.add(entry("1"), owner="w", lease=60, window=0, limits=[limit])
+    with pytest.raises(RateLimited):
+        journal.add(entry("2"), owner="w", lease=60, window=0, limits=[limit])
+    assert journal.writable() and journal.get("2") is None

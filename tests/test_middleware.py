@@ -10,15 +10,18 @@ from typing import Any
 import pytest
 from support import BrowserClient as Client
 
+from failing_journal import FailingJournal
 from leadkit import LeadKit
+from leadkit.journal import SQLiteJournal
 from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.formtoken import TOKEN_FIELD
 from leadkit.texts import TEXTS
-from support import KEY, SECRET, make_config, wait_for
+from support import HEALTH_TOKEN, KEY, SECRET, make_config, wait_for
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 ORDER = {"name": "Aigerim", "phone": "8 (700) 123-45-67"}
+OPERATOR = {"Authorization": f"Bearer {HEALTH_TOKEN}"}
 
 
 def landing(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -100,8 +103,8 @@ def test_routes_answer_clearly(client: Client, method: str, path: str, status: i
 
 def test_health_is_json(client: Client) -> None:
     response = client.get("/leadkit/health")
-    assert response.status_code == 200 and response.json["status"] == "ok"
-    assert KEY not in response.get_data(as_text=True)
+    assert response.status_code == 200 and response.json == {"status": "ok"}
+    assert response.mimetype == "application/json" and response.headers["Cache-Control"] == "no-store"
 
 
 def test_form_page_carries_tags_and_sets_the_cookie(client: Client) -> None:
@@ -257,6 +260,7 @@ def test_user_templates_override_by_name(network: SandboxNetwork, tmp_path: Path
 
 
 def test_optional_fields_shown_and_sent(network: SandboxNetwork) -> None:
+    network.reset(role="comp", dialect="moe")
     client = make_client(network, "comp", "moe", form={"fields": ["email", "comment", "count"]})
     html = client.get("/leadkit/form").get_data(as_text=True)
     assert 'name="email"' in html and 'name="comment"' in html and 'name="count"' in html
@@ -331,19 +335,21 @@ def test_different_customers_are_different_leads(client: Client, network: Sandbo
     assert len(network.accepted()) == 2
 
 
-def test_health_counts_leads_by_state(client: Client, network: SandboxNetwork) -> None:
+def test_health_counts_leads_by_state(network: SandboxNetwork) -> None:
+    client = make_client(network, site={"health_token": HEALTH_TOKEN})
     client.post("/leadkit/order", data=ORDER)
     network.fail_next(1, "502")
     client.post("/leadkit/order", data={**ORDER, "phone": "8 (701) 123-45-67"})
     network.fail_next(1, "ban")
     client.post("/leadkit/order", data={**ORDER, "phone": "8 (702) 123-45-67"})
-    health = client.get("/leadkit/health").json
+    health = client.get("/leadkit/health", headers=OPERATOR).json
     assert health["leads"] == {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}
     assert 0 <= health["oldest_pending_age"] < 10
 
 
 def test_the_relay_delivers_a_pending_lead_in_the_background(network: SandboxNetwork) -> None:
-    config = make_config(api=network.url, journal={"retry_base": 0.1, "poll": 0.05, "relay": True})
+    config = make_config(api=network.url, journal={"retry_base": 0.1, "poll": 0.05, "relay": True},
+                         site={"health_token": HEALTH_TOKEN})
     with LeadKit(landing, config) as kit:  # closing it stops its relay
         client = Client(kit)
         network.fail_next(1, "503")
@@ -351,7 +357,7 @@ def test_the_relay_delivers_a_pending_lead_in_the_background(network: SandboxNet
         # The network has the lead a moment before the relay records it: wait for the journal, not the network.
         assert wait_for(lambda: kit.journal.stats()["counts"]["delivered"] == 1), kit.journal.stats()
         assert len(network.accepted()) == 1
-        assert client.get("/leadkit/health").json["leads"]["delivered"] == 1
+        assert client.get("/leadkit/health", headers=OPERATOR).json["leads"]["delivered"] == 1
 
 
 def test_the_journal_file_is_private(client: Client) -> None:
@@ -409,3 +415,180 @@ def test_a_framed_form_sends_the_order_on_in_the_whole_window(client: Client) ->
     assert 'action="/leadkit/order" target="_top"' in framed
     alone = client.get("/leadkit/form", headers={"Sec-Fetch-Dest": "document"}).get_data(as_text=True)
     assert 'action="/leadkit/order" accept-charset' in alone
+
+
+# -- /leadkit/health: the status for everyone, the counts for the operator --------------------------
+
+@pytest.mark.parametrize(("token", "headers", "status", "keys"), [
+    pytest.param(HEALTH_TOKEN, {}, 200, {"status"}, id="public"),
+    pytest.param(HEALTH_TOKEN, OPERATOR, 200,
+                 {"status", "version", "role", "leads", "oldest_pending_age", "counters"}, id="operator"),
+    pytest.param(HEALTH_TOKEN, {"Authorization": "Bearer not-the-token-0123"}, 401, {"status", "message"},
+                 id="wrong-token"),
+    pytest.param(None, OPERATOR, 200, {"status"}, id="no-token-set-nobody-sees-counts"),
+])
+def test_health_shows_the_counts_only_with_the_token(network: SandboxNetwork, token: str | None,
+                                                     headers: dict[str, str], status: int, keys: set[str]) -> None:
+    client = make_client(network, site={"health_token": token} if token else {})
+    client.post("/leadkit/order", data=ORDER)
+    response = client.get("/leadkit/health", headers=headers)
+    assert response.status_code == status and set(response.json) == keys
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer") and "site.health_token" in response.json[
+            "message"]
+    if "leads" in keys:
+        assert (response.json["role"], response.json["leads"]["delivered"]) == ("wm", 1)
+
+
+def test_health_is_degraded_while_the_network_refuses_the_site_s_key(network: SandboxNetwork,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    client = make_client(network, network={"key": "1-wrong"}, site={"health_token": HEALTH_TOKEN})
+    assert client.get("/leadkit/health").json == {"status": "ok"}
+    client.post("/leadkit/order", data=ORDER)
+    public = client.get("/leadkit/health")
+    assert public.status_code == 200 and public.json == {"status": "degraded"}
+    assert client.get("/leadkit/health", headers=OPERATOR).json["counters"] == {"site_problem_key": 1}
+
+
+# -- a journal that cannot be written ---------------------------------------------------------------
+
+def failing_kit(network: SandboxNetwork, *failing: str, **sections: Any) -> tuple[LeadKit, FailingJournal]:
+    config = make_config(api=network.url, **sections)
+    journal = FailingJournal(SQLiteJournal(config.journal.path), *failing)
+    return LeadKit(landing, config, journal=journal), journal
+
+
+def test_an_order_the_journal_cannot_take_goes_straight_to_the_network(network: SandboxNetwork,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    kit, journal = failing_kit(network, "add")
+    response = Client(kit).post("/leadkit/order", data=ORDER)
+    (lead,) = network.accepted()
+    assert response.status_code == 303 and response.headers["Location"] == lead.answer["url"]
+    assert lead.fields["phone"] == "77001234567"
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and journal.path in errors[0] and "disk full" in errors[0]
+    assert all("7001234567" not in r.getMessage() for r in caplog.records), "no phone in the log"
+
+
+def test_a_delivered_lead_stays_delivered_when_its_outcome_cannot_be_recorded(network: SandboxNetwork) -> None:
+    kit, journal = failing_kit(network, "record", "get")
+    response = Client(kit).post("/leadkit/order", data=ORDER)
+    (lead,) = network.accepted()
+    assert response.status_code == 303 and response.headers["Location"] == lead.answer["url"]
+    assert "record" in journal.calls
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_an_order_neither_journalled_nor_delivered_is_not_thanked(network: SandboxNetwork, accept: str) -> None:
+    kit, _ = failing_kit(network, "add")
+    network.fail_next(1, "502")
+    response = Client(kit).post("/leadkit/order", data=ORDER, headers={"Accept": accept})
+    assert response.status_code == 503 and "Location" not in response.headers
+    assert int(response.headers["Retry-After"]) > 0
+    if accept == "application/json":
+        assert response.json["status"] == "error" and response.json["message"] == TEXTS["order_not_taken"]
+    else:
+        html = response.get_data(as_text=True)
+        assert TEXTS["order_not_taken"].split(":")[0] in html
+        assert 'value="Aigerim"' in html and 'value="8 (700) 123-45-67"' in html, "values kept"
+
+
+def test_a_bot_and_a_health_check_with_a_journal_that_cannot_be_written(network: SandboxNetwork) -> None:
+    kit, journal = failing_kit(network, "add", "count", site={"health_token": HEALTH_TOKEN})
+    client = Client(kit)
+    bot = client.post("/leadkit/order", data={**ORDER, "website": "http://spam.example"})
+    assert bot.status_code == 303 and network.leads == []
+    health = client.get("/leadkit/health")
+    assert health.status_code == 503 and health.json == {"status": "unavailable"}
+    assert "cannot be written" in client.get("/leadkit/health", headers=OPERATOR).json["problem"]
+    journal.failing.clear()
+    assert client.get("/leadkit/health").json == {"status": "ok"}
+
+
+def test_end_to_end_a_locked_journal(network: SandboxNetwork, tmp_path: Path,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Over real sockets, with a real SQLite journal that another process holds locked for writing."""
+    import sqlite3
+    import threading
+
+    import requests
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    config = make_config(api=network.url)
+    journal = SQLiteJournal(tmp_path / "leadkit.db", busy_timeout=0.2)
+    kit = LeadKit(landing, config, journal=journal)
+    server = make_server("127.0.0.1", 0, kit, threaded=True, request_handler=type(
+        "Quiet", (WSGIRequestHandler,), {"log_request": lambda *args: None}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    locker = sqlite3.connect(journal.path, isolation_level=None)
+    browser = requests.Session()
+    browser.headers["Origin"] = base
+
+    def order(phone: str) -> requests.Response:
+        return browser.post(base + "/leadkit/order", data={"name": "Aigerim", "phone": phone},
+                            allow_redirects=False, timeout=10)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        assert requests.get(base + "/leadkit/health", timeout=10).status_code == 503
+        delivered = order("8 (700) 123-45-67")
+        assert delivered.status_code == 303 and delivered.headers["Location"] == network.accepted()[0].answer["url"]
+        network.fail_next(1, "502")
+        refused = order("8 (701) 123-45-67")
+        assert refused.status_code == 503 and 'value="8 (701) 123-45-67"' in refused.text
+        assert any("locked" in r.getMessage() and str(journal.path) in r.getMessage()
+                   for r in caplog.records if r.levelno == logging.ERROR)
+        locker.execute("ROLLBACK")
+        assert requests.get(base + "/leadkit/health", timeout=10).status_code == 200
+        assert order("8 (702) 123-45-67").status_code == 303
+        assert journal.stats()["counts"]["delivered"] == 1, "once the lock is gone, leads are journalled again"
+    finally:
+        locker.close()
+        server.shutdown()
+        kit.close()
+
+
+# -- behind a TLS-terminating proxy -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("proxies", "proto", "secure"), [
+    pytest.param(1, "https", True, id="trusted-proxy-says-https"),
+    pytest.param(1, "http", False, id="trusted-proxy-says-http"),
+    pytest.param(1, None, False, id="trusted-proxy-says-nothing"),
+    pytest.param(0, "https", False, id="no-trusted-proxy-anyone-can-say-https"),
+])
+def test_the_tag_cookie_is_secure_behind_a_tls_proxy(network: SandboxNetwork, proxies: int, proto: str | None,
+                                                      secure: bool) -> None:
+    client = make_client(network, site={"trusted_proxies": proxies})
+    headers = {"X-Forwarded-For": "203.0.113.9", **({"X-Forwarded-Proto": proto} if proto else {})}
+    for path in ("/?utm_source=fb", "/leadkit/form?utm_source=fb"):
+        cookie = client.get(path, headers=headers).headers["Set-Cookie"]
+        assert ("; Secure" in cookie) is secure, cookie
+
+
+def test_behind_a_tls_proxy_the_origin_check_and_the_thanks_url_keep_working(network: SandboxNetwork) -> None:
+    client = make_client(network, site={"trusted_proxies": 1})
+    network.fail_next(1, "502")  # pending: the customer goes to the thank-you page
+    response = client.post("/leadkit/order", data=ORDER, base_url="http://landing.example",
+                           environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                           headers={"Origin": "https://landing.example", "X-Forwarded-Proto": "https",
+                                    "X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 303 and response.headers["Location"] == "/leadkit/thanks"
+    assert network.leads[0].fields["ip"] == "203.0.113.9"
+
+
+# -- a forgotten site.trusted_proxies -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("proxies", "warnings"), [
+    pytest.param(0, 1, id="forgotten-warned-once"),
+    pytest.param(1, 0, id="set"),
+])
+def test_a_forgotten_trusted_proxies_is_warned_about_once(network: SandboxNetwork, caplog: pytest.LogCaptureFixture,
+                                                          proxies: int, warnings: int) -> None:
+    client = make_client(network, site={"trusted_proxies": proxies})
+    for n, customer in enumerate(("203.0.113.9", "198.51.100.20", "192.0.2.4")):
+        client.post("/leadkit/order", data={**ORDER, "phone": f"8 (70{n}) 123-45-67"},
+                    environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"X-Forwarded-For": customer})
+    said = [r.getMessage() for r in caplog.records if "site.trusted_proxies" in r.getMessage()]
+    assert len(said) == warnings and all(r.levelno == logging.WARNING for r in caplog.records if r.getMessage() in said)
+    if said:
+        assert "127.0.0.1" in said[0] and "limits.ip_orders" in said[0] and "203.0.113.9" not in said[0]

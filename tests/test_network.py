@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import socket
+from urllib.parse import urlencode
 
 import pytest
 
 from leadkit.lead import Lead
-from leadkit.network import NetworkClient
+from leadkit.network import NetworkClient, _KeyScrubber
 from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
@@ -96,3 +97,67 @@ def test_urllib3_debug_lines_are_scrubbed(network: SandboxNetwork, caplog: pytes
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
     assert any("push.json?id=***" in line for line in lines), lines
     assert all(KEY not in line for line in lines)
+
+
+# -- the key, however a URL spells it ---------------------------------------------------------------
+
+
+def percent(text: str, case: str = "upper") -> str:
+    """Every character percent-encoded, in upper or lower case hex."""
+    encoded = "".join(f"%{byte:02X}" for byte in text.encode())
+    return encoded if case == "upper" else encoded.lower()
+
+
+SPACED = "9-0f3a 9c2e"
+
+
+@pytest.mark.parametrize(("key", "spelt"), [
+    pytest.param(KEY, KEY, id="as-it-is"),
+    pytest.param(KEY, KEY.replace("-", "%2D"), id="dash-upper-hex"),
+    pytest.param(KEY, KEY.replace("-", "%2d"), id="dash-lower-hex"),
+    pytest.param(KEY, percent(KEY), id="every-character-upper-hex"),
+    pytest.param(KEY, percent(KEY, "lower"), id="every-character-lower-hex"),
+    pytest.param(KEY, "".join(percent(c) if i % 2 else c for i, c in enumerate(KEY)), id="mixed"),
+    pytest.param(SPACED, SPACED.replace(" ", "+"), id="plus-for-space"),
+    pytest.param(SPACED, SPACED.replace(" ", "%20"), id="space-hex"),
+    pytest.param("5-ab/cd+ef=ку", urlencode({"id": "5-ab/cd+ef=ку"})[3:], id="as-requests-encodes-it"),
+])
+def test_the_scrubber_masks_the_key_however_it_is_spelt(key: str, spelt: str) -> None:
+    _KeyScrubber.install(key)
+    line = f'http://127.0.0.1:9 "POST /api/wm/push.json?id={spelt} HTTP/1.1" 200 42'
+    assert _KeyScrubber.mask(line) == 'http://127.0.0.1:9 "POST /api/wm/push.json?id=*** HTTP/1.1" 200 42'
+    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, __file__, 1, '%s "%s %s %s" %s %s',
+                               ("http://127.0.0.1:9", "POST", f"/api/wm/push.json?id={spelt}", "HTTP/1.1", 200, 42),
+                               None)
+    assert _KeyScrubber().filter(record) and "id=***" in record.getMessage() and spelt not in record.getMessage()
+
+
+def test_the_client_s_own_texts_mask_an_encoded_key() -> None:
+    config = make_config("wm", "dalead", network={"key": "6-0f3a/9c+2e"})
+    client = NetworkClient(config.network)
+    assert client.scrub("GET /api/wm/push.json?id=6-0f3a%2F9c%2b2e failed") == "GET /api/wm/push.json?id=*** failed"
+
+
+def test_urllib3_debug_lines_never_show_a_key_requests_had_to_encode(caplog: pytest.LogCaptureFixture) -> None:
+    key = "8-0f3a/9c+2e=7b"
+    with SandboxNetwork(keys=[key], offers={217: [42]}) as network:
+        config = make_config("wm", "dalead", api=network.url, network={"key": key})
+        caplog.set_level(logging.DEBUG, logger="urllib3")
+        answer = NetworkClient(config.network).send(build_payload(lead(), config))
+    assert answer.delivered, "the sandbox knew the key: it was sent as it is"
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("push.json?id=*** " in line for line in lines), lines
+    spellings = (key, urlencode({"id": key})[3:], urlencode({"id": key})[3:].lower())
+    assert not [line for line in lines for spelt in spellings if spelt in line]
+
+
+def test_a_network_that_echoes_the_key_gets_it_masked_in_every_text_of_the_answer() -> None:
+    key = "3-5eed0f3a/9c2e"  # the suite's own key must not reach a test's HTTP answers at all
+    with SandboxNetwork(keys=[key], offers={217: [42]}) as network:
+        config = make_config("wm", "dalead", api=network.url, network={"key": key})
+        network.fail_next(1, "key", message=f"The key {key} (sent as {urlencode({'id': key})}) is not valid",
+                          info=f"key {key}")
+        answer = NetworkClient(config.network).send(build_payload(lead(), config))
+    assert (answer.outcome, answer.error) == ("rejected", "key")
+    assert answer.message == "The key *** (sent as id=***) is not valid" and answer.info == "key ***"
+    assert "5eed0f3a" not in answer.detail and "***" in answer.detail

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from leadkit.testing.sandbox import SandboxNetwork
 from servers import free_port, leadkit_process
@@ -32,8 +35,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "standalone"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin:/sbin")
 SPOOFED = "6.6.6.6"
 # The example's server_name. Visitors come to it on port 80 in production; here they name it in
-# the Host header while connecting to nginx's test port, so that Host and Origin agree as they do
-# for a real browser (nginx's `$host` carries no port).
+# the Host header (without a port, as for port 80) while connecting to nginx's test port, so that
+# Host and Origin agree as they do for a real browser.
 HOST = "landing.example.com"
 
 pytestmark = pytest.mark.skipif(
@@ -217,7 +220,7 @@ def test_tags_of_a_visit_through_nginx_reach_the_network(site: Site, network: Sa
 def test_a_static_landing_s_referer_carries_the_tags_because_nginx_passes_the_host(
         site: Site, network: SandboxNetwork) -> None:
     # A page nginx serves itself: leadkit never saw the visit, only the form's Referer. leadkit
-    # trusts a Referer on its own host, which it knows from nginx's `proxy_set_header Host $host`.
+    # trusts a Referer on its own host, which it knows from nginx's `proxy_set_header Host $http_host`.
     response = visitor(origin=False).post(
         site.nginx + "leadkit/order", data={"name": "Aigerim", "phone": "87001234567"},
         headers={"Referer": f"http://{HOST}/promo.html?utm_source=static&sub2=r"}, allow_redirects=False, timeout=10)
@@ -235,3 +238,57 @@ def test_a_one_megabyte_order_is_refused_with_413(site: Site, network: SandboxNe
     if through == "nginx":
         assert "<center>nginx</center>" in response.text, "refused by nginx, before it reached Python"
     assert network.leads == []
+
+
+# -- Host with its port, and the scheme -------------------------------------------------------
+
+def test_an_order_to_a_port_other_than_80_with_its_origin_is_taken(site: Site, network: SandboxNetwork) -> None:
+    # A browser on http://landing.example.com:PORT/ sends that port in Host and in Origin alike;
+    # nginx must pass the Host on as it came ($http_host), or leadkit sees a foreign Origin.
+    front = f"{HOST}:{site.nginx.rstrip('/').rsplit(':', 1)[1]}"
+    browser = visitor(origin=False)
+    browser.headers.update({"Host": front, "Origin": f"http://{front}"})
+    response = browser.post(site.nginx + "leadkit/order", data={"name": "Aigerim", "phone": "87001234567"},
+                            allow_redirects=False, timeout=10)
+    assert response.status_code == 303, response.text
+    assert len(network.accepted()) == 1
+
+
+@pytest.fixture()
+def echo(tmp_path: Path) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """An upstream that records the headers nginx hands it; yields (its URL, what it saw)."""
+    seen: list[dict[str, str]] = []
+
+    @Request.application
+    def record(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return Response("seen", mimetype="text/plain")
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, record, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.parametrize(("sent", "host", "proto"), [
+    pytest.param({"Host": f"{HOST}:8080"}, f"{HOST}:8080", "http", id="host-keeps-its-port"),
+    pytest.param({"Host": HOST}, HOST, "http", id="host-without-port"),
+    pytest.param({"Host": HOST, "X-Forwarded-Proto": "https"}, HOST, "http", id="visitor-proto-replaced"),
+])
+def test_nginx_passes_the_host_as_sent_and_the_scheme_it_saw(tmp_path: Path, echo: tuple[str, list[dict[str, str]]],
+                                                              sent: dict[str, str], host: str, proto: str) -> None:
+    upstream, seen = echo
+    with nginx_process(tmp_path / "nginx", upstream) as front:
+        session = requests.Session()
+        session.trust_env = False
+        assert session.get(front, headers=sent, timeout=5).text == "seen"
+    (headers,) = seen
+    assert (headers.get("Host"), headers.get("X-Forwarded-Proto")) == (host, proto)

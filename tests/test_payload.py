@@ -71,18 +71,18 @@ def test_empty_tags_are_not_sent() -> None:
     assert payload["mobile"] == "0"
 
 
-def test_static_offer_fields_go_with_every_lead_and_customer_details_win() -> None:
+def test_static_offer_fields_go_with_every_lead_and_the_customer_cannot_override_them() -> None:
     config = make_config("comp", "dalead", offer={"fields": {"currency": "kzt", "base": 4990, "count": 1}})
-    payload = dict(encode_form(build_payload(make_lead({"count": "3"}, tags={}), config)))
-    assert (payload["currency"], payload["base"], payload["count"]) == ("kzt", "4990", "3")
+    payload = dict(encode_form(build_payload(make_lead({"count": "3", "city": "Almaty"}, tags={}), config)))
+    assert (payload["currency"], payload["base"], payload["count"], payload["city"]) == ("kzt", "4990", "1", "Almaty")
 
 
 def test_moe_static_params_and_items_use_php_bracket_keys() -> None:
     config = make_config("comp", "moe", offer={"fields": {
         "params": {"landing": "v2"}, "items": [{"id": 135, "price": 9900, "count": 1}]}})
-    pairs = encode_form(build_payload(make_lead(tags={"sub1": "a"}), config))
+    pairs = encode_form(build_payload(make_lead(tags={"sub1": "a", "landing": "visitor's"}), config))
     as_dict = dict(pairs)
-    assert as_dict["params[landing]"] == "v2" and as_dict["params[sub1]"] == "a"
+    assert as_dict["params[landing]"] == "v2" and as_dict["params[sub1]"] == "a", "a fixed param wins over a tag"
     assert [p for p in pairs if p[0].startswith("items")] == [
         ("items[0][id]", "135"), ("items[0][price]", "9900"), ("items[0][count]", "1")]
 

@@ -41,6 +41,54 @@ def test_valid_numbers(raw: str, regions: tuple[str, ...], digits: str, phonecc:
     assert phone.calling_code == int(phonecc[1:])
 
 
+AR = "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"  # Arabic-Indic 0-9
+FA = "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9"  # Persian 0-9
+WIDE = "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19"  # fullwidth 0-9
+
+
+def typed_on(keyboard: str, text: str) -> str:
+    """``text`` with its ASCII digits as another keyboard types them."""
+    return text.translate(str.maketrans("0123456789", keyboard))
+
+
+@pytest.mark.parametrize(("raw", "regions", "digits"), [
+    pytest.param(typed_on(AR, "87001234567"), KZ, "77001234567", id="arabic-indic-digits"),
+    pytest.param(typed_on(AR, "8 (700) 123-45-67"), KZ, "77001234567", id="arabic-indic-with-brackets"),
+    pytest.param(typed_on(FA, "87001234567"), KZ, "77001234567", id="persian-digits"),
+    pytest.param(typed_on(FA, "+7 700 123 45 67"), KZ, "77001234567", id="persian-with-plus"),
+    pytest.param(typed_on(WIDE, "87001234567"), KZ, "77001234567", id="fullwidth-digits"),
+    pytest.param("\uff0b" + typed_on(WIDE, "7 700 123 4567"), KZ, "77001234567", id="fullwidth-plus"),
+    pytest.param(typed_on(WIDE, "8\uff08700\uff09123\uff0d45\uff0d67"), KZ, "77001234567",
+                 id="fullwidth-brackets-and-hyphens"),
+    pytest.param(typed_on(WIDE, "7\uff0e700\uff0e123\uff0e45\uff0e67"), KZ, "77001234567", id="fullwidth-dots"),
+    pytest.param(typed_on(WIDE, "8\u3000700\u3000123\u30004567"), KZ, "77001234567", id="ideographic-spaces"),
+    pytest.param("8\u2012700\u2013123\u201445\u221267", KZ, "77001234567", id="figure-en-em-dash-and-minus"),
+    pytest.param("8\u2010700\u2011123\ufe6345\u201567", KZ, "77001234567", id="hyphens-and-bars"),
+    pytest.param("+7\u202f700\u2009123\u00a04567", KZ, "77001234567", id="thin-and-no-break-spaces"),
+    pytest.param("\u200e+7 700 123 4567\u200f", KZ, "77001234567", id="direction-marks-around"),
+    pytest.param("\u2066" + typed_on(AR, "+996 700 123 456") + "\u2069", ("KZ", "KG"), "996700123456",
+                 id="isolated-arabic-indic-kyrgyz"),
+    pytest.param(typed_on(AR, "0700 ") + typed_on(FA, "123 456"), ("KZ", "KG"), "996700123456",
+                 id="arabic-indic-and-persian-mixed"),
+])
+def test_digits_of_other_keyboards_are_digits(raw: str, regions: tuple[str, ...], digits: str) -> None:
+    assert parse_phone(raw, regions).digits == digits
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    pytest.param(typed_on(AR, "8700123456"), "invalid", id="arabic-indic-one-digit-short"),
+    pytest.param(typed_on(WIDE, "+7 912 345 67 89"), "country", id="fullwidth-russian-number-on-kz"),
+    pytest.param("\u0968\u0967" + "7001234567", "invalid", id="devanagari-digits-are-not-read"),
+    pytest.param("\u00b2" + "87001234567", "invalid", id="superscript-two"),
+    pytest.param("\u200e\u200f", "empty", id="only-direction-marks"),
+    pytest.param("+7 700 123 4567" + "\u200b", "invalid", id="zero-width-space"),
+])
+def test_what_other_keyboards_type_is_still_checked(raw: str, reason: str) -> None:
+    with pytest.raises(PhoneError) as info:
+        parse_phone(raw, KZ)
+    assert info.value.reason == reason
+
+
 @pytest.mark.parametrize(("raw", "regions", "reason", "region"), [
     pytest.param("8-701-123-45-6", KZ, "invalid", None, id="kz-one-digit-short"),
     pytest.param("8 (700) 123-45-678", KZ, "invalid", None, id="kz-one-digit-long"),
@@ -59,7 +107,6 @@ def test_valid_numbers(raw: str, regions: tuple[str, ...], digits: str, phonecc:
     pytest.param("<script>alert(1)</script>", KZ, "invalid", None, id="script-tag"),
     pytest.param("<script>", KZ, "invalid", None, id="script-open-tag"),
     pytest.param("+7 700 123 4567; DROP TABLE", KZ, "invalid", None, id="sql-ish"),
-    pytest.param("８７００１２３４５６７", KZ, "invalid", None, id="full-width-digits"),
     pytest.param("7+7001234567", KZ, "invalid", None, id="plus-inside"),
 ])
 def test_refused_numbers(raw: str | None, regions: tuple[str, ...], reason: str, region: str | None) -> None:

@@ -1,37 +1,58 @@
-"""A stand-in AlterCPA network on loopback: the sandbox.
+"""A stand-in AlterCPA network on loopback, as strict as a real one: the sandbox.
 
-The sandbox is a real HTTP server that answers ``wm/push``, ``ext/add`` and ``comp/add`` the way
-the network documents describe, so ``leadkit demo`` runs with no internet and you can test your
-own integration before you point it at a real network. It checks, in this order: the key
-(``?id=KEY``), ``offer``, ``flow`` (wm), the agency order id ``extu`` or ``id`` (ext), ``phone``
-(10 to 15 digits), ``ip``, the banned phones, and duplicates (ext: the same order id for the same
-key; wm and comp: the same offer and phone within ten minutes). Every error is answered with HTTP
-200 and ``{"status": "error", "error": CODE}``, like the real engine.
+The sandbox is a real HTTP server that answers the way the network documents describe, so
+``leadkit demo`` runs with no internet and you can test an integration before you point it at a
+real network. Each key has a role (``wm``, ``ext`` or ``comp``) and the network speaks one dialect
+(``dalead`` or ``moe``); what each call reads in each dialect is in :mod:`leadkit.testing.engine`.
+
+- Lead calls: ``POST {api}/wm/push.json``, ``ext/add.json``, ``comp/add.json`` (``?id=KEY``).
+  Checked in this order: the key (``key``), the key's role (``access`` for another role's call),
+  ``offer`` (``nooffer``, ``offer``), ``flow`` for wm (``noflow``, ``badflow``), the order id for
+  ext (``noid``: ``extu`` in dalead, ``id`` in moe), ``phone`` (``nophone``; ``phone`` unless 10
+  to 15 digits), ``ip`` (``data``, ``bad: ["ip"]``), tags over 255 characters (``data`` with
+  ``bad``), fields the dialect does not read (``data`` with ``bad``: a wrong ``network.dialect``
+  fails loudly; ``drop_unread=True`` drops them silently, as a real engine does), banned phones
+  (``ban``), duplicates (the same offer and phone within ``duplicate_window`` seconds, and for ext
+  the same order id for the same key). Accepted: ``{"status": "ok", "id": N}``, ``uid`` for ext,
+  and in the dalead dialect an autologin ``url`` into a small cabinet page (the moe documents
+  have no ``url``).
+- Read-only calls (GET or POST), for the key's own role: ``wm/offers.json`` (``offer=``) and
+  ``wm/flows.json`` (``offer=``) list the sandbox's offers and flows; ``ext/list.json?ids=...``
+  (agency order ids) and ``comp/list.json?oid=...`` (network ids) list the key's orders.
+  An empty list is ``[]``, as the engine's PHP writes it.
+- Any other ``{api}/APP/CALL.json``: ``app`` (no such app) or ``func`` (no such call); anything
+  outside the API: an HTML 404 page, as a web server gives. Errors are HTTP 200 JSON
+  ``{"status": "error", "error": CODE}``, like the real engine's.
 
 From the command line (prints the base url on its first line, serves until Ctrl-C)::
 
-    leadkit sandbox --port 8900 --key 1-demo0sandbox0key --offer 217:42,43
+    leadkit sandbox --port 8900 --key 1-demo0sandbox0key --offer 217:42,43 --role wm --dialect dalead
 
-then set ``network.api = "http://127.0.0.1:8900/api"``, the same key, offer 217 and flow 42.
-From Python, in tests::
+then set ``network.api = "http://127.0.0.1:8900/api"``, the same key, role and dialect, offer
+217 and flow 42. From Python, in tests::
 
-    with SandboxNetwork(keys=["1-abc"], offers={217: [42]}) as network:
+    with SandboxNetwork(keys=["1-abc"], role="ext", dialect="moe", offers={217: [42]}) as network:
         ...  # send leads to network.url
         assert network.accepted()[0].fields["phone"] == "77001234567"
         network.fail_next(2, "503", retry_after=1)  # the next two calls get HTTP 503
+        network.reset(role="wm", dialect="dalead")  # a fresh network playing another role and dialect
 
-``fail_next(count, how)`` breaks the next ``count`` lead calls, then service resumes. ``how`` is
-``"502"``, ``"503"``, ``"429"`` (HTML error pages; ``Retry-After`` from ``retry_after``),
-``"garbage"`` (HTTP 200 with an HTML body), ``"hang"`` (waits ``retry_after or 30`` seconds, then
-HTTP 504), ``"drop"`` (handles the lead as usual, so a valid one is accepted, then closes the
-connection without an answer: the lead arrived but the client cannot know) or an error code such
-as ``"db"`` or ``"ban"`` (``message`` is added when given). Only ``"drop"`` lets a lead in.
-``429`` always carries ``Retry-After`` (1 unless ``retry_after`` says otherwise). The same controls
-exist over HTTP for tests in another process: ``GET {api}/_sandbox/leads``, ``POST
-{api}/_sandbox/fail`` (``count``, ``how``, ``message``, ``retry_after``), ``POST
-{api}/_sandbox/reset``.
+``keys`` may map each key to a role of its own (``{"1-wm": "wm", "2-ext": "ext"}``).
+``reset()`` forgets every lead, order and pending failure and plays the role and dialect the
+sandbox was made with, or those it is given. :attr:`~SandboxNetwork.leads` holds each lead call
+(:class:`ReceivedLead`: the fields the engine read, the names it did not read, the answer);
+:attr:`~SandboxNetwork.reads` each read-only call.
 
-The answers carry an autologin ``url`` into a small cabinet page at ``/cabinet/<id>``.
+``fail_next(count, how)`` breaks the next ``count`` API calls, then service resumes. ``how`` is
+``"502"``, ``"503"``, ``"429"`` (HTML error pages; ``Retry-After`` from ``retry_after``, always
+on a 429), ``"garbage"`` (HTTP 200 with an HTML body), ``"hang"`` (waits ``retry_after or 30``
+seconds, then HTTP 504), ``"drop"`` (handles the call as usual, so a valid lead is accepted, then
+closes the connection without an answer) or an error code (``db``, ``ban``, ``app``, ``func``...),
+answered with any of ``message``, ``bad`` and ``info``, in the field ``error_field`` (``"error"``,
+or ``"error_text"`` as old engines answer). Only ``"drop"`` lets a lead in. The same controls
+exist over HTTP, for tests in another process: ``GET {api}/_sandbox/leads``, ``POST
+{api}/_sandbox/fail`` (``count``, ``how``, ``message``, ``bad`` comma-separated, ``info``,
+``error_field``, ``retry_after``), ``POST {api}/_sandbox/reset`` (``role``, ``dialect``).
 
 Security: the admin routes have no authentication, so serve the sandbox on loopback only. The key
 is never echoed, and request logging is off because request lines carry the key.
@@ -42,7 +63,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import html
-import ipaddress
 import json
 import re
 import secrets
@@ -52,7 +72,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,16 +81,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .engine import APPS, DIALECTS, LEAD_CALLS, ORDER_ID, ROLES, Order, error, lead_refusal, listing, split_fields
+from .faults import Failure, failure, failure_response, html_error
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = ["ReceivedLead", "SandboxNetwork", "main"]
 
 DEFAULT_KEY = "1-demo0sandbox0key"
-_HTML_FAILURES = {"502": "Bad Gateway", "503": "Service Unavailable", "429": "Too Many Requests"}
-_TRANSPORT = {*_HTML_FAILURES, "garbage", "hang", "drop"}
-_CODE = re.compile(r"[a-z][a-z0-9-]*")
-_PHONE = re.compile(r"[0-9]{10,15}")
 _PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -88,7 +107,8 @@ to confirm it.</p>
 
 @dataclass(frozen=True)
 class ReceivedLead:
-    """One lead call as the sandbox saw it, refused or not (``lead_id`` is 0 when refused)."""
+    """One lead call as the sandbox saw it, refused or not (``lead_id`` is 0 when refused):
+    ``fields`` the engine read, ``unread`` the names posted that it does not read."""
 
     call: str
     fields: dict[str, str]
@@ -96,20 +116,7 @@ class ReceivedLead:
     user_agent: str
     lead_id: int
     answer: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    how: str
-    message: str | None
-    retry_after: int | None
-
-
-@dataclass(frozen=True)
-class _Order:
-    token: str
-    offer: int
-    name: str
+    unread: tuple[str, ...] = ()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -122,26 +129,32 @@ class _QuietHandler(WSGIRequestHandler):
 class SandboxNetwork:
     """A fake AlterCPA network: a WSGI app (``app``) and a loopback server around it."""
 
-    duplicate_window: float = 600.0  # seconds within which wm/comp see the same offer+phone twice
+    duplicate_window: float = 600.0  # seconds within which the same offer and phone is a duplicate
 
-    def __init__(self, *, keys: Iterable[str] = (DEFAULT_KEY,),
-                 offers: Mapping[int, Iterable[int]] | None = None, autologin: bool = True,
-                 banned_phones: Iterable[str] = ("77000000000",), host: str = "127.0.0.1",
-                 port: int = 0, prefix: str = "/api") -> None:
-        self._keys = frozenset(keys)
-        if not self._keys:
+    def __init__(self, *, keys: Iterable[str] | Mapping[str, str] = (DEFAULT_KEY,), role: str = "wm",
+                 dialect: str = "dalead", offers: Mapping[int, Iterable[int]] | None = None,
+                 autologin: bool = True, drop_unread: bool = False,
+                 banned_phones: Iterable[str] = ("77000000000",), clock: Callable[[], float] = time.time,
+                 host: str = "127.0.0.1", port: int = 0, prefix: str = "/api") -> None:
+        if isinstance(keys, str):
+            raise ValueError(f"keys must be a list of keys or a mapping of key to role (got {keys!r})")
+        roles = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, role)
+        if not roles:
             raise ValueError("keys must name at least one network key (got none)")
-        if not _PREFIX.fullmatch(prefix.rstrip("/")):
+        self._made_as = ({key: _one_of("role", r, ROLES) for key, r in roles.items()},
+                         _one_of("dialect", dialect, DIALECTS))
+        prefix = prefix.rstrip("/")
+        if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"prefix must be empty or a path like '/api' (got {prefix!r})")
         self._offers = {int(o): frozenset(map(int, f)) for o, f in (offers or {217: [42]}).items()}
         self._banned = frozenset(banned_phones)
-        self.autologin = autologin
-        self._host, self._port, self._prefix = host, port, prefix.rstrip("/")
-        self._urls = Map([Rule(f"{self._prefix}/{call}.json", endpoint=call, methods=["POST"])
-                          for call in ("wm/push", "ext/add", "comp/add")] + [
-            Rule(f"{self._prefix}/_sandbox/leads", endpoint="leads", methods=["GET"]),
-            Rule(f"{self._prefix}/_sandbox/fail", endpoint="fail", methods=["POST"]),
-            Rule(f"{self._prefix}/_sandbox/reset", endpoint="reset", methods=["POST"]),
+        self.autologin, self.drop_unread, self._clock = autologin, drop_unread, clock
+        self._host, self._port, self._prefix = host, port, prefix
+        self._urls = Map([
+            Rule(f"{prefix}/_sandbox/leads", endpoint="leads", methods=["GET"]),
+            Rule(f"{prefix}/_sandbox/fail", endpoint="fail", methods=["POST"]),
+            Rule(f"{prefix}/_sandbox/reset", endpoint="reset", methods=["POST"]),
+            Rule(f"{prefix}/<app>/<func>.json", endpoint="api", methods=["GET", "POST"]),
             Rule("/cabinet/<int:lead_id>", endpoint="cabinet", methods=["GET"]),
         ])
         self._lock = threading.Lock()
@@ -149,6 +162,8 @@ class SandboxNetwork:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.reset()
+
+    # -- serving ------------------------------------------------------------------------------
 
     def start(self) -> SandboxNetwork:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
@@ -191,40 +206,59 @@ class SandboxNetwork:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self._server.server_port}{self._prefix}"
 
+    # -- what the test sees and does ------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        """The dialect the network speaks now."""
+        with self._lock:
+            return self._dialect
+
     @property
     def leads(self) -> list[ReceivedLead]:
         """Every lead call so far, refused ones included, in arrival order."""
         with self._lock:
             return list(self._leads)
 
+    @property
+    def reads(self) -> list[tuple[str, dict[str, str]]]:
+        """Every read-only call so far (``"wm/offers"``...) with its parameters, the key left out."""
+        with self._lock:
+            return list(self._reads)
+
     def accepted(self) -> list[ReceivedLead]:
         """Only the lead calls answered ``status: ok``."""
         return [lead for lead in self.leads if lead.answer.get("status") == "ok"]
 
-    def fail_next(self, count: int, how: str, *, message: str | None = None,
-                  retry_after: int | None = None) -> None:
-        """Make the next ``count`` lead calls fail in the way ``how``, after any pending ones."""
+    def fail_next(self, count: int, how: str, *, message: str | None = None, bad: Iterable[str] = (),
+                  info: str | None = None, error_field: str = "error", retry_after: int | None = None) -> None:
+        """Make the next ``count`` API calls fail in the way ``how``, after any pending ones
+        (:mod:`leadkit.testing.faults`); ValueError when the order makes no sense."""
         if count < 0:
             raise ValueError(f"count must be 0 or more (got {count!r})")
-        if how == "refuse":
-            raise ValueError("'refuse' cannot be faked by a running server: stop() the sandbox")
-        if how not in _TRANSPORT and not _CODE.fullmatch(how):
-            raise ValueError("how must be 502, 503, 429, garbage, hang, drop or an error code "
-                             f"like db or ban (got {how!r})")
-        if retry_after is not None and retry_after < 0:
-            raise ValueError(f"retry_after must be 0 or more seconds (got {retry_after!r})")
+        ordered = failure(how, message=message, bad=bad, info=info, error_field=error_field,
+                          retry_after=retry_after)
         with self._lock:
-            self._failures.extend([_Failure(how, message, retry_after)] * count)
+            self._failures.extend([ordered] * count)
 
-    def reset(self) -> None:
-        """Forget leads, pending failures, duplicates and cabinets; ids start again at 1001."""
+    def reset(self, *, role: str | None = None, dialect: str | None = None) -> None:
+        """Forget leads, orders, pending failures and duplicates (ids start again at 1001), and play
+        the role and dialect given, else those the sandbox was made with."""
+        roles, made_dialect = self._made_as
+        if role is not None:
+            roles = dict.fromkeys(roles, _one_of("role", role, ROLES))
+        dialect = made_dialect if dialect is None else _one_of("dialect", dialect, DIALECTS)
         with self._lock:
+            self._roles, self._dialect = dict(roles), dialect
             self._leads: list[ReceivedLead] = []
-            self._failures: deque[_Failure] = deque()
+            self._reads: list[tuple[str, dict[str, str]]] = []
+            self._failures: deque[Failure] = deque()
             self._order_ids: dict[str, set[str]] = {}
-            self._recent: dict[tuple[int, str], float] = {}
-            self._orders: dict[int, _Order] = {}
+            self._recent: dict[tuple[str, str], float] = {}
+            self._orders: dict[int, Order] = {}
             self._next_id = 1001
+
+    # -- the WSGI application -----------------------------------------------------------------
 
     def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI application; usable with ``werkzeug.test.Client`` without a socket."""
@@ -232,105 +266,104 @@ class SandboxNetwork:
         try:
             endpoint, args = self._urls.bind_to_environ(environ).match()
         except HTTPException as exc:
-            code = exc.code or 404
-            response = _json(_error("method" if code == 405 else "notfound"), code)
+            response = _json(error("method"), 405) if exc.code == 405 else html_error(404, "Not Found")
         else:
-            if "/" in endpoint:  # one of the three lead calls
-                response = self._lead_call(request, endpoint)
-            else:
-                response = getattr(self, f"_on_{endpoint}")(request, **args)
+            response = getattr(self, f"_on_{endpoint}")(request, **args)
         return response(environ, start_response)
 
-    def _lead_call(self, request: Request, call: str) -> Response:
-        fields = _read_fields(request)
+    def _on_api(self, request: Request, app: str, func: str) -> Response:
+        call = f"{app}/{func}"
+        if call in LEAD_CALLS and request.method != "POST":
+            return _json(error("method"), 405)
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
         if failure is not None and failure.how != "drop":
-            return self._fail(request, call, fields, failure)
-        answer = self._admit(request, call, fields)
+            self._record(request, call, failure.answer)
+            return failure_response(failure, self._wake)
+        answer = self._answer(request, app, func)
         if failure is not None:
             _drop_connection(request.environ)
         return _json(answer)
 
-    def _admit(self, request: Request, call: str, fields: dict[str, str]) -> dict[str, Any]:
-        key = request.args.get("id", "")
-        answer = self._refusal(call, key, fields)
+    def _answer(self, request: Request, app: str, func: str) -> Any:
+        call, key = f"{app}/{func}", request.args.get("id", "")
+        if app not in APPS:
+            answer: Any = error("app")
+        elif func not in APPS[app]:
+            answer = error("func")
+        else:
+            with self._lock:
+                key_role = self._roles.get(key)
+            answer = error("key") if key_role is None else error("access") if key_role != app else None
+        if call in LEAD_CALLS:
+            return self._lead(request, call, key, answer)
+        params = _params(request)
         with self._lock:
-            if answer is None and self._is_duplicate(call, key, fields):
-                answer = _error("duplicate")
+            self._reads.append((call, params))
+            return answer or listing(call, params, key=key, dialect=self._dialect, offers=self._offers,
+                                     orders=self._orders)
+
+    # -- lead calls ---------------------------------------------------------------------------
+
+    def _lead(self, request: Request, call: str, key: str, answer: dict[str, Any] | None) -> dict[str, Any]:
+        role = LEAD_CALLS[call]
+        with self._lock:
+            dialect = self._dialect
+        fields, unread = split_fields(role, dialect, _read_fields(request))
+        if answer is None:
+            answer = lead_refusal(role, dialect, fields, () if self.drop_unread else unread,
+                                  offers=self._offers, banned=self._banned)
+        with self._lock:
+            if answer is None and self._is_duplicate(role, key, fields):
+                answer = error("duplicate")
             if answer is None:
                 answer = self._accept(call, key, fields, request.host_url)
-            self._leads.append(_received(request, call, fields, answer))
+            self._leads.append(_received(request, call, fields, unread, answer))
         return answer
 
-    def _refusal(self, call: str, key: str, fields: dict[str, str]) -> dict[str, Any] | None:
-        if key not in self._keys:
-            return _error("key")
-        if not fields.get("offer"):
-            return _error("nooffer")
-        flows = self._offers.get(_as_int(fields["offer"]))
-        if flows is None:
-            return _error("offer")
-        if call == "wm/push" and not fields.get("flow"):
-            return _error("noflow")
-        if call == "wm/push" and _as_int(fields["flow"]) not in flows:
-            return _error("badflow")
-        if call == "ext/add" and not _order_id(fields):
-            return _error("noid")
-        return _customer_refusal(fields, self._banned)
+    def _record(self, request: Request, call: str, answer: dict[str, Any]) -> None:
+        """Keep a call that met an ordered failure, as :attr:`leads` or :attr:`reads` show it."""
+        with self._lock:
+            if call in LEAD_CALLS:
+                fields, unread = split_fields(LEAD_CALLS[call], self._dialect, _read_fields(request))
+                self._leads.append(_received(request, call, fields, unread, answer))
+            else:
+                self._reads.append((call, _params(request)))
 
-    def _is_duplicate(self, call: str, key: str, fields: dict[str, str]) -> bool:
-        if call == "ext/add":
-            order_id = _order_id(fields)
-            return order_id != "auto" and order_id in self._order_ids.get(key, set())
-        seen = self._recent.get((int(fields["offer"]), fields["phone"]))
-        return seen is not None and time.monotonic() - seen < self.duplicate_window
+    def _is_duplicate(self, role: str, key: str, fields: dict[str, str]) -> bool:
+        order_id = fields.get(ORDER_ID[self._dialect], "") if role == "ext" else "auto"
+        if order_id != "auto" and order_id in self._order_ids.get(key, set()):
+            return True
+        seen = self._recent.get((str(int(fields["offer"])), fields["phone"]))
+        return seen is not None and self._clock() - seen < self.duplicate_window
 
     def _accept(self, call: str, key: str, fields: dict[str, str], host_url: str) -> dict[str, Any]:
-        lead_id, offer = self._next_id, int(fields["offer"])
+        lead_id, now = self._next_id, self._clock()
         self._next_id += 1
         answer: dict[str, Any] = {"status": "ok", "id": lead_id}
+        uid = None
         if call == "ext/add":
-            uid = _order_id(fields)
-            answer["uid"] = f"sandbox-{lead_id}" if uid == "auto" else uid
-            self._order_ids.setdefault(key, set()).add(answer["uid"])
-        else:
-            self._recent[(offer, fields["phone"])] = time.monotonic()
-        if self.autologin:
-            token = secrets.token_hex(16)
-            name = " ".join(filter(None, (fields.get("name"), fields.get("last"))))
-            self._orders[lead_id] = _Order(token, offer, name)
-            answer["url"] = f"{host_url}cabinet/{lead_id}?t={token}"
+            order_id = fields[ORDER_ID[self._dialect]]
+            uid = answer["uid"] = f"sandbox-{lead_id}" if order_id == "auto" else order_id
+            self._order_ids.setdefault(key, set()).add(uid)
+        self._recent[(str(int(fields["offer"])), fields["phone"])] = now
+        order = Order(key, call, uid, fields, secrets.token_hex(16), int(now))
+        self._orders[lead_id] = order
+        if self.autologin and self._dialect == "dalead":  # the moe documents' answers carry no url
+            answer["url"] = f"{host_url}cabinet/{lead_id}?t={order.token}"
         return answer
 
-    def _fail(self, request: Request, call: str, fields: dict[str, str],
-              failure: _Failure) -> Response:
-        answer = {} if failure.how in _TRANSPORT else _error(failure.how, message=failure.message)
-        with self._lock:
-            self._leads.append(_received(request, call, fields, answer))
-        if failure.how == "hang":
-            self._wake.wait(failure.retry_after or 30)
-            return _html_error(504, "Gateway Timeout")
-        if failure.how == "garbage":
-            return Response("<html>oops</html>", 200, mimetype="text/html")
-        if failure.how in _HTML_FAILURES:
-            response = _html_error(int(failure.how), _HTML_FAILURES[failure.how])
-            retry_after = failure.retry_after
-            if retry_after is None and failure.how == "429":
-                retry_after = 1  # a 429 always says when to come back
-            if retry_after is not None:
-                response.headers["Retry-After"] = str(retry_after)
-            return response
-        return _json(answer)
+    # -- the cabinet and the admin routes -------------------------------------------------------
 
     def _on_cabinet(self, request: Request, lead_id: int) -> Response:
         with self._lock:
             order = self._orders.get(lead_id)
         token = request.args.get("t", "")
         if order is None or not hmac.compare_digest(token.encode(), order.token.encode()):
-            return _html_error(404, "Not Found")
-        page = _PAGE.format(lead_id=lead_id, offer=order.offer,
-                            name=html.escape(order.name or "(no name given)"))
+            return html_error(404, "Not Found")
+        name = " ".join(filter(None, (order.fields.get("name"), order.fields.get("last"))))
+        page = _PAGE.format(lead_id=lead_id, offer=html.escape(order.fields["offer"]),
+                            name=html.escape(name or "(no name given)"))
         return Response(page, mimetype="text/html")
 
     def _on_leads(self, request: Request) -> Response:
@@ -340,31 +373,31 @@ class SandboxNetwork:
         form = request.form
         try:
             retry_after = form.get("retry_after")
-            self.fail_next(int(form.get("count", "1")), form.get("how", ""),
-                           message=form.get("message"),
+            self.fail_next(int(form.get("count", "1")), form.get("how", ""), message=form.get("message"),
+                           bad=[name for name in form.get("bad", "").split(",") if name],
+                           info=form.get("info"), error_field=form.get("error_field", "error"),
                            retry_after=int(retry_after) if retry_after else None)
         except ValueError as exc:
-            return _json(_error("data", message=str(exc)), 400)
+            return _json(error("data", message=str(exc)), 400)
         return _json({"status": "ok"})
 
     def _on_reset(self, request: Request) -> Response:
-        self.reset()
+        try:
+            self.reset(role=request.form.get("role") or None, dialect=request.form.get("dialect") or None)
+        except ValueError as exc:
+            return _json(error("data", message=str(exc)), 400)
         return _json({"status": "ok"})
 
 
-def _customer_refusal(fields: dict[str, str], banned: frozenset[str]) -> dict[str, Any] | None:
-    """The checks of the customer's own data: phone, ip, ban."""
-    phone = fields.get("phone", "")
-    if not phone:
-        return _error("nophone")
-    if not _PHONE.fullmatch(phone):
-        return _error("phone", message="Check the phone number.")
-    if not _is_ip(fields.get("ip", "")):
-        return {**_error("data"), "bad": ["ip"]}
-    if phone in banned:
-        return {**_error("ban", message="This phone number is blacklisted by the network."),
-                "info": "phone"}
-    return None
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _params(request: Request) -> dict[str, str]:
+    """A read-only call's parameters, from the query string and the body, the key left out."""
+    return {k: v for k, v in {**request.args.to_dict(), **request.form.to_dict()}.items() if k != "id"}
 
 
 def _read_fields(request: Request) -> dict[str, str]:
@@ -386,13 +419,12 @@ def _flatten(value: Any, name: str = "") -> Iterator[tuple[str, str]]:
         yield name, "" if value is None else str(value)
 
 
-def _received(request: Request, call: str, fields: dict[str, str],
+def _received(request: Request, call: str, fields: dict[str, str], unread: tuple[str, ...],
               answer: dict[str, Any]) -> ReceivedLead:
-    return ReceivedLead(call=call, fields=fields,
-                        content_type=request.headers.get("Content-Type", ""),
+    return ReceivedLead(call=call, fields=fields, content_type=request.headers.get("Content-Type", ""),
                         user_agent=request.headers.get("User-Agent", ""),
                         lead_id=answer.get("id", 0) if answer.get("status") == "ok" else 0,
-                        answer=answer)
+                        answer=answer, unread=unread)
 
 
 def _drop_connection(environ: WSGIEnvironment) -> None:
@@ -403,40 +435,8 @@ def _drop_connection(environ: WSGIEnvironment) -> None:
     connection.shutdown(socket.SHUT_RDWR)
 
 
-def _order_id(fields: dict[str, str]) -> str:
-    return fields.get("extu") or fields.get("id") or ""
-
-
-def _as_int(value: str) -> int:
-    """The id in ``value``, or -1 (never an offer or flow id) when it is not a number."""
-    try:
-        return int(value)
-    except ValueError:
-        return -1
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _error(code: str, *, message: str | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"status": "error", "error": code}
-    if message is not None:
-        answer["message"] = message
-    return answer
-
-
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
-
-
-def _html_error(status: int, reason: str) -> Response:
-    body = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body>"
-    return Response(body, status, mimetype="text/html")
 
 
 def _offer(text: str) -> tuple[int, list[int]]:
@@ -456,13 +456,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m leadkit.testing.s
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8900, help="port, 0 for a free one (8900)")
     parser.add_argument("--key", action="append", help=f"accepted key, repeatable ({DEFAULT_KEY})")
+    parser.add_argument("--role", choices=ROLES, default="wm", help="the keys' role (wm)")
+    parser.add_argument("--dialect", choices=DIALECTS, default="dalead", help="the network's dialect (dalead)")
     parser.add_argument("--offer", action="append", type=_offer, metavar="OFFER:FLOWS",
                         help="offer and its flows, repeatable (default 217:42)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
-    network = SandboxNetwork(keys=args.key or (DEFAULT_KEY,),
-                             offers=dict(args.offer) if args.offer else None,
-                             host=args.host, port=args.port)
+    network = SandboxNetwork(keys=args.key or (DEFAULT_KEY,), role=args.role, dialect=args.dialect,
+                             offers=dict(args.offer) if args.offer else None, host=args.host, port=args.port)
     try:
         network.start()
     except OSError as exc:
@@ -470,7 +471,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m leadkit.testing.s
         return 1
     try:
         print(network.url, flush=True)
-        print("sandbox network ready; Ctrl-C to stop", file=sys.stderr, flush=True)
+        print(f"sandbox network ready (role {args.role}, dialect {args.dialect}); Ctrl-C to stop",
+              file=sys.stderr, flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
