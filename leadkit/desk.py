@@ -48,7 +48,7 @@ from .lead import Lead
 from .logs import logger
 from .payload import build_payload
 from .relay import Courier, new_owner
-from .reply import Reply, refusal, reply_for, safe_redirect
+from .reply import Reply, refused, reply_for, safe_redirect
 from .texts import TEXTS
 from .visitor import Visitor
 
@@ -167,12 +167,10 @@ class OrderDesk:
         if answer.delivered:
             outcome = f"the network took it (network id {answer.network_id or answer.uid or '-'})"
             reply = Reply(303, redirect=safe_redirect(answer.url, self.config.network.redirect_hosts) or thanks)
-        elif answer.rejected and answer.error == "duplicate":  # the network already has this customer's order
-            outcome, reply = answer.detail, Reply(303, redirect=thanks)
         elif answer.rejected:
             hint = operator_hint(answer.error, answer.bad) if answer.site_problem else ""
             outcome = answer.detail + (f" (to fix: {hint})" if hint else "")
-            reply = refusal(answer.error, answer.message)
+            reply = refused(answer.error, answer.message, thanks, answer.bad)
         else:
             outcome = f"{answer.detail}; neither kept nor delivered, the customer was asked to send it again"
             reply = Reply(503, message=TEXTS["order_not_taken"])

@@ -21,7 +21,7 @@ from .answer import FIELD_ERRORS, is_site_data_error
 from .guard import host_matches
 from .texts import TEXTS
 
-__all__ = ["MAX_REDIRECT", "Reply", "refusal", "reply_for", "safe_redirect"]
+__all__ = ["MAX_REDIRECT", "Reply", "refusal", "refused", "reply_for", "safe_redirect"]
 
 #: The longest autologin URL followed, before and after it is made ASCII.
 MAX_REDIRECT = 2048
@@ -83,13 +83,23 @@ def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = ()) -> Reply
     """
     if entry.state == "delivered":
         return Reply(303, redirect=safe_redirect(entry.redirect, hosts) or thanks_url)
-    if entry.state == "rejected" and entry.error_code == "duplicate":
-        return Reply(303, redirect=thanks_url)
-    if entry.state == "rejected" and is_site_data_error(entry.error_code, entry.bad):
-        return refusal("site-data", entry.error_message)  # leadkit's own fields, not the customer's: not theirs
     if entry.state == "rejected":
-        return refusal(entry.error_code, entry.error_message)
+        return refused(entry.error_code, entry.error_message, thanks_url, entry.bad)
     return Reply(303, redirect=thanks_url)
+
+
+def refused(code: str | None, message: str | None, thanks_url: str, bad: Sequence[str] = ()) -> Reply:
+    """The customer's reply to a final refusal of the network, journalled or not.
+
+    A ``duplicate``: the network already has this customer's order, so the thank-you page.
+    A ``data`` refusal naming only fields leadkit sends (``bad``): the site's problem, not
+    the customer's (503). Otherwise the form again (:func:`refusal`).
+    """
+    if code == "duplicate":
+        return Reply(303, redirect=thanks_url)
+    if is_site_data_error(code, bad):
+        return Reply(503, message=TEXTS["network_unavailable"])
+    return refusal(code, message)
 
 
 def refusal(code: str | None, message: str | None) -> Reply:

@@ -8,7 +8,7 @@ import pytest
 
 from leadkit import LeadKit
 from leadkit.journal import Entry
-from leadkit.reply import refusal, reply_for, safe_redirect
+from leadkit.reply import refusal, refused, reply_for, safe_redirect
 from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.texts import TEXTS
 from support import BrowserClient, make_config
@@ -159,3 +159,18 @@ def test_a_data_refusal_of_leadkits_own_fields_does_not_blame_the_customer() -> 
     assert reply_for(entry, "/leadkit/thanks").status == 503
     entry = Entry(id="1", call="wm/push", payload={}, state="rejected", error_code="data", bad=("phone",))
     assert reply_for(entry, "/leadkit/thanks").status == 422
+
+
+@pytest.mark.parametrize(("code", "bad", "status"), [
+    pytest.param("duplicate", (), 303, id="duplicate-is-thanks"),
+    pytest.param("data", ("ip",), 503, id="leadkits-own-fields"),
+    pytest.param("data", ("phone",), 422, id="the-customers-field"),
+    pytest.param("ban", (), 422, id="ban"),
+    pytest.param("key", (), 503, id="site-problem"),
+])
+def test_refused_is_the_same_for_a_journalled_lead_and_a_direct_send(code: str, bad: tuple[str, ...],
+                                                                      status: int) -> None:
+    direct = refused(code, None, "/leadkit/thanks", bad)
+    journalled = reply_for(Entry(id="1", call="wm/push", payload={}, state="rejected", error_code=code, bad=bad),
+                           "/leadkit/thanks")
+    assert direct == journalled and direct.status == status
