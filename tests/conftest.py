@@ -13,6 +13,7 @@ import requests
 from leadkit import LeadKit
 from leadkit.testing.sandbox import SandboxNetwork
 from support import HEALTH_TOKEN, KEY, SECRET
+from support import clock, journal  # noqa: F401 - fixtures for every test module
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxNetwork]:

@@ -29,7 +29,6 @@ from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
 from leadkit.visitor import Visitor
 from support import KEY, T0, FakeClock, make_config, wait_for
-from support import clock, journal  # noqa: F401 - fixtures
 
 CALL = "wm/push"
 PAYLOAD = {"offer": 217, "phone": "77001234567", "name": "Айгерим Нурланова ✓",

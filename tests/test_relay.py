@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pytest
 
-from leadkit.config import Config
+from leadkit.config import CALLS, Config
 from leadkit.journal import Entry, Outcome, SQLiteJournal
 from leadkit.lead import Lead
 from leadkit.answer import Answer
@@ -27,9 +27,7 @@ from leadkit.relay import Courier, Relay, RetryPolicy, is_uncertain, outcome_for
 from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.visitor import Visitor
 from support import T0, FakeClock, make_config, wait_for
-from support import clock, journal  # noqa: F401 - fixtures
 
-CALLS = {"wm": "wm/push", "ext": "ext/add", "comp": "comp/add"}
 NOW = T0
 
 
