@@ -4,8 +4,10 @@
   standalone server on waitress (a production WSGI server).
 - ``leadkit demo [--port 8000]``: the demo landing wired to a sandbox network
   on loopback: no config, no internet.
-- ``leadkit check --config FILE [--live]``: validate, and print the call a
-  sample lead would produce (the key masked); with ``--live``, prove the key,
+- ``leadkit check --config FILE [--live]``: validate, print the call a
+  sample lead would produce (the key masked) and what the standalone server
+  finds in each landing's folder (pages, forms and their fields, the PHP it
+  removes, the thank-you page, what it never serves); with ``--live``, prove the key,
   role, offer and flow against the network with its read-only calls, sending
   no lead (:mod:`leadkit.probe`).
 - ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
@@ -31,6 +33,8 @@ from . import __version__
 from .config import Config, config_from_mapping, load_config
 from .errors import LeadkitError
 from .journal_cli import add_journal_commands, run_journal_command
+from .kit import KitFolder
+from .kitpage import KitForm
 from .lead import Lead
 from .form import Order
 from .payload import build_payload, encode_form
@@ -113,7 +117,7 @@ def demo_config(api: str, key: str) -> Config:
     return config_from_mapping({
         "network": {"api": api, "key": key, "role": "wm", "dialect": "dalead", "timeout": 10},
         "offer": {"offer": 217, "flow": 42, "country": "kz"},
-        "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo")},
+        "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo"), "jinja": ["*.html"]},
         "form": {"title": "Order with a 50% discount", "submit": "Order now"},
         # The demo keeps its journal in a private temporary folder: nothing is left behind in the checkout.
         "journal": {"path": str(Path(tempfile.mkdtemp(prefix="leadkit-demo-")) / "leadkit.db"), "poll": 1},
@@ -144,7 +148,50 @@ def _check(config: Config, live: bool = False) -> int:
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
         print(f"  {key.ljust(width)} = {json.dumps(value, ensure_ascii=False)}")
+    _check_pages(config)
     return _check_live(config) if live else 0
+
+
+def _check_pages(config: Config) -> None:
+    """What the standalone server will make of each landing's folder: pages, forms, PHP, thank-you page."""
+    for landing in (None, *config.landings):
+        site = config.for_landing(landing).site
+        if site.pages is None:
+            continue
+        where = f"landing {landing.name!r} at {landing.host or landing.path}" if landing else "site.pages"
+        survey = KitFolder(site.pages, jinja=site.jinja, thanks=site.thanks).survey(site.form_aliases)
+        print(f"{where}: {survey.folder}")
+        for page in survey.pages:
+            print(f"  page /{page.name} ({_KINDS[page.kind]})")
+            for block in page.php:
+                print(f"    PHP removed at line {block.line}: {block.code}")
+            for form in page.forms:
+                print(f"    {_form_line(form)}")
+        if survey.thanks:
+            found = "found in the kit; site.thanks chooses another" if survey.thanks_detected else "site.thanks"
+            print(f"  thank-you page: /{survey.thanks} ({found})")
+        else:
+            print("  thank-you page: none in the kit: customers without an autologin link see leadkit's "
+                  f"{config.site.mount}/thanks")
+        for script in survey.scripts:
+            print(f"  never served, orders posted to it are taken by leadkit: /{script}")
+        for name in survey.hidden:
+            print(f"  never served: /{name}")
+
+
+_KINDS = {"html": "served as it is", "php": "served with its PHP removed", "jinja": "a Jinja template"}
+
+
+def _form_line(form: KitForm) -> str:
+    fields = ", ".join(f"{c.name} -> {c.field}" if c.field and c.field != c.name else c.name
+                       for c in form.controls if c.name and c.type not in ("submit", "button", "hidden"))
+    posts = f"posts to {form.action!r}" if form.action else "has no action"
+    if form.takes_orders:
+        missing = "" if any(c.field == "name" for c in form.controls) else \
+            "; it has no name field, and orders need one: name its field in site.form_aliases"
+        return f"form {form.index + 1} {posts}: takes orders ({fields}){missing}"
+    why = "no phone field" if form.phone is None else "it posts elsewhere"
+    return f"form {form.index + 1} {posts}: left as it is ({why}; fields: {fields or 'none'})"
 
 
 def _check_live(config: Config) -> int:

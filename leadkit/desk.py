@@ -78,6 +78,8 @@ class Submission:
     thanks_url: str
     origin: str | None = None
     referer: str | None = None
+    #: Optional order fields read besides the configured form's: those a landing kit's own form sent.
+    extra_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class OrderResult:
     values: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     retry_after: int | None = None
+    #: The lead this post became (a thank-you page may greet the customer by name).
+    lead_id: str | None = None
 
 
 class OrderDesk:
@@ -98,8 +102,10 @@ class OrderDesk:
     """
 
     def __init__(self, config: Config, journal: Journal, courier: Courier, tokens: FormTokens, call: str,
-                 *, send: Callable[[Mapping[str, Any]], Answer], clock: Callable[[], float] = time.time) -> None:
+                 *, send: Callable[[Mapping[str, Any]], Answer], clock: Callable[[], float] = time.time,
+                 landing: str = "") -> None:
         self.config = config
+        self.landing = landing
         self.journal = journal
         self.courier = courier
         self.tokens = tokens
@@ -121,14 +127,14 @@ class OrderDesk:
             try:
                 token = self.tokens.read(fields[TOKEN_FIELD])
             except TokenError as exc:
-                _, _, values = read_order(fields, self.config)
+                _, _, values = read_order(fields, self.config, submission.extra_fields)
                 return OrderResult(Reply(400, message=TEXTS[f"token_{exc.reason}"]), values, tags)
         bot = bot_reason(fields, token, site.honeypot, site.min_fill_seconds, self.clock())
         if bot:
             self._count(f"bots_{bot.replace('-', '_')}")
             log.info("order ignored as a bot's (%s): nothing sent", bot)
             return OrderResult(Reply(303, redirect=submission.thanks_url), tags=tags)
-        order, errors, values = read_order(fields, self.config)
+        order, errors, values = read_order(fields, self.config, submission.extra_fields)
         if order is None:
             return OrderResult(Reply(422, message=TEXTS["form_has_errors"], errors=errors), values, tags)
         return self._journal_and_send(submission, order, token, values)
@@ -138,7 +144,7 @@ class OrderDesk:
         tags = submission.tags
         lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock())
         entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
-                      fingerprint=self._fingerprint(order, token), created=lead.created)
+                      fingerprint=self._fingerprint(order, token), created=lead.created, landing=self.landing)
         owner = new_owner()
         try:
             stored, created = self.journal.add(entry, owner=owner, lease=self.config.journal.lease,
@@ -156,8 +162,9 @@ class OrderDesk:
         else:
             log.info("lead %s: the same order again (a double submit): no new lead", stored.id)
             stored = self._settled(stored)
-        reply = reply_for(stored, submission.thanks_url, self.config.network.redirect_hosts)
-        return OrderResult(reply, values, tags)
+        network = self.config.network
+        reply = reply_for(stored, submission.thanks_url, network.redirect_hosts, prefer_thanks=network.prefer_thanks)
+        return OrderResult(reply, values, tags, lead_id=stored.id)
 
     def _without_journal(self, entry: Entry, problem: Exception, submission: Submission,
                          values: Mapping[str, str]) -> OrderResult:
@@ -166,7 +173,9 @@ class OrderDesk:
         tags, thanks = submission.tags, submission.thanks_url
         if answer.delivered:
             outcome = f"the network took it (network id {answer.network_id or answer.uid or '-'})"
-            reply = Reply(303, redirect=safe_redirect(answer.url, self.config.network.redirect_hosts) or thanks)
+            network = self.config.network
+            url = None if network.prefer_thanks else safe_redirect(answer.url, network.redirect_hosts)
+            reply = Reply(303, redirect=url or thanks)
         elif answer.rejected:
             hint = operator_hint(answer.error, answer.bad) if answer.site_problem else ""
             outcome = answer.detail + (f" (to fix: {hint})" if hint else "")
@@ -177,7 +186,8 @@ class OrderDesk:
         log.error("lead %s could not be written to the journal (%s) and was sent to %s directly, once, without "
                   "retries: %s. To fix the journal: %s", entry.id, _journal_problem(problem), self.call, outcome,
                   problem.fix if isinstance(problem, JournalError) and problem.fix else _JOURNAL_FIX)
-        return OrderResult(reply, values, tags, retry_after=RETRY_AFTER if reply.status == 503 else None)
+        return OrderResult(reply, values, tags, retry_after=RETRY_AFTER if reply.status == 503 else None,
+                           lead_id=entry.id if answer.delivered else None)
 
     def _limits(self, ip: str, phone: str) -> list[Limit]:
         """Per client, and per phone from that client: someone else's orders with a customer's number

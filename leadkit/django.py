@@ -107,8 +107,9 @@ def _setting_problem(value: Any) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def leadkit_form(context: template.Context) -> SafeString:
-    """``{% leadkit_form %}``: the order form, with the visitor's tags as hidden fields.
+def leadkit_form(context: template.Context, landing: str | None = None) -> SafeString:
+    """``{% leadkit_form %}``: the order form, with the visitor's tags as hidden fields;
+    ``{% leadkit_form landing="sk" %}`` orders the offer of that ``[[landing]]``.
 
     Without the middleware (or without ``request`` in the context) it renders
     an HTML comment saying what is missing and logs a warning: a landing page
@@ -118,7 +119,7 @@ def leadkit_form(context: template.Context) -> SafeString:
     if environ is None:
         log.warning("{%% leadkit_form %%} rendered no form: %s", missing)
         return mark_safe(f"<!-- leadkit: no order form here: {missing} -->")
-    return mark_safe(str(environ["leadkit"].form_html(environ)))
+    return mark_safe(str(environ["leadkit"].form_html(environ, landing=landing)))
 
 
 @register.simple_tag(takes_context=True)
@@ -170,11 +171,21 @@ def _problem_message(problem: Problem) -> checks.CheckMessage:
     if problem.key is None:  # no LEADKIT dict at all
         hint = f"Set {SETTING} in settings.py to the sections and keys of leadkit.toml, as a dict."
         return checks.Error(problem.message, hint=hint, obj=SETTING, id=problem.id)
-    where = SETTING + "".join(f'["{part}"]' for part in problem.key.strip("[]").split("."))
+    where = SETTING + "".join(_subscript(part) for part in problem.key.strip("[]").split("."))
     hint = f"Change {where} in settings.py."
     if problem.key in _ENVIRONMENT:
         hint = f"Set the environment variable {_ENVIRONMENT[problem.key]} (or {where} in settings.py)."
     return checks.Error(f"{SETTING}: {problem.message}", hint=hint, obj=problem.key, id=problem.id)
+
+
+def _subscript(part: str) -> str:
+    """One part of a problem's key as Python subscripts: ``landing[sk]`` is the landing named sk in the
+    ``landing`` list (``LEADKIT["landing"][<the one whose name is 'sk'>]``), ``landing[2]`` the third."""
+    name, bracket, rest = part.partition("[")
+    if not bracket:
+        return f'["{part}"]'
+    label = rest.rstrip("]")
+    return f'["{name}"][{label}]' if label.isdigit() else f'["{name}"][<the one whose name is {label!r}>]'
 
 
 def _check_request_processor() -> list[checks.CheckMessage]:

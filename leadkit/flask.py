@@ -11,6 +11,7 @@
 then in any template::
 
     {{ leadkit_form() }}                              the order form, with the visitor's tags and a token
+    {{ leadkit_form(landing="sk") }}                  the same for the offer of a [[landing]]
     <a href="{{ landing_url('https://landing.example/') }}">  a link carrying the tags
 
 ``init_app`` wraps ``app.wsgi_app`` (the same ``LeadKit`` every integration
@@ -49,10 +50,11 @@ def init_app(app: Flask, config: str | os.PathLike[str] | Config | None = None, 
     return kit
 
 
-def leadkit_form() -> Markup:
-    """The order form for the current request, with the visitor's tags and a fresh token."""
+def leadkit_form(landing: str | None = None) -> Markup:
+    """The order form for the current request, with the visitor's tags and a fresh token;
+    ``leadkit_form(landing="sk")`` orders the offer of that ``[[landing]]``."""
     kit: LeadKit = request.environ["leadkit"]
-    return kit.form_html(request.environ)
+    return kit.form_html(request.environ, landing=landing)
 
 
 def landing_url(url: str) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .config import Config
 from .phone import Phone, PhoneError, example_number, parse_phone
 from .texts import TEXTS, phone_error_text
 
-__all__ = ["FieldSpec", "FIELDS", "Order", "FormField", "read_order", "form_fields", "shown_fields", "MAX_COUNT"]
+__all__ = ["FieldSpec", "FIELDS", "Order", "FormField", "read_order", "form_fields", "shown_fields", "chosen_regions", "MAX_COUNT"]
 
 MAX_COUNT = 99
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"'.]{2,}$")
@@ -80,13 +80,16 @@ def clean_text(value: str) -> str:
     return _CONTROL.sub("", value).strip()
 
 
-def read_order(form: Mapping[str, str], config: Config) -> tuple[Order | None, dict[str, str], dict[str, str]]:
+def read_order(form: Mapping[str, str], config: Config,
+               extra: Iterable[str] = ()) -> tuple[Order | None, dict[str, str], dict[str, str]]:
     """Validate the posted form: ``(order, errors, values)``; ``order`` is None when there are errors.
 
-    ``values`` holds the cleaned text of every field the form shows, to refill it; other
-    fields posted are ignored.
+    ``values`` holds the cleaned text of every field the form shows (``extra``: optional fields a
+    landing kit's own form has besides), to refill it; other fields posted are ignored. A posted
+    ``country`` among the offer's countries (a kit's country choice) is where the phone is read first.
     """
-    values = {n: clean_text(str(form.get(n) or "")) for n in shown_fields(config)}
+    shown = dict.fromkeys((*shown_fields(config), *(n for n in extra if n in FIELDS and n != "count")))
+    values = {n: clean_text(str(form.get(n) or "")) for n in shown}
     errors: dict[str, str] = {}
     for name, text in values.items():
         if len(text) > FIELDS[name].maxlength and name != "count":
@@ -94,12 +97,12 @@ def read_order(form: Mapping[str, str], config: Config) -> tuple[Order | None, d
     if not values.get("name"):
         errors["name"] = TEXTS["required_name"]
     phone = None
+    regions = chosen_regions(form.get("country"), config.phone_regions)
     if "phone" not in errors:
         try:
-            phone = parse_phone(values.get("phone"), config.phone_regions)
+            phone = parse_phone(values.get("phone"), regions)
         except PhoneError as exc:
-            errors["phone"] = phone_error_text(exc.reason, config.phone_regions,
-                                               example_number(config.phone_regions[0]))
+            errors["phone"] = phone_error_text(exc.reason, regions, example_number(regions[0]))
     if values.get("email") and "email" not in errors and not _EMAIL.match(values["email"]):
         errors["email"] = TEXTS["invalid_email"]
     if values.get("count") and not _is_count(values["count"]):
@@ -108,6 +111,12 @@ def read_order(form: Mapping[str, str], config: Config) -> tuple[Order | None, d
         return None, errors, values
     details = {n: v for n, v in values.items() if n not in ("name", "phone") and v}
     return Order(name=values["name"], phone=phone, details=details), {}, values
+
+
+def chosen_regions(country: str | None, regions: Sequence[str]) -> tuple[str, ...]:
+    """The offer's phone regions with the customer's chosen country first (when it is one of them)."""
+    chosen = (country or "").strip().upper()
+    return (chosen, *(r for r in regions if r != chosen)) if chosen in regions else tuple(regions)
 
 
 def _is_count(text: str) -> bool:

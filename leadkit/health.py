@@ -10,7 +10,9 @@ Anyone gets ``{"status": ...}``:
 
 A request with ``Authorization: Bearer <site.health_token>`` also gets the version, the role,
 the leads by state, the age of the oldest pending lead and the counters (and, when the journal
-cannot be written, why). Without ``site.health_token`` nobody does; a wrong token gets 401.
+cannot be written, why); when the journal holds leads of more than one landing, ``landings``: the
+leads by state for each landing, by name (the default landing as ``-``). Without
+``site.health_token`` nobody does; a wrong token gets 401.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import JournalError
-from .journal import Journal
+from .journal import Journal, landing_label
 
 __all__ = ["Health", "RECENT", "SITE_PROBLEM", "check_health", "token_access"]
 
@@ -51,6 +53,9 @@ def check_health(journal: Journal, now: float) -> Health:
         return Health("unavailable", {"problem": problem or _problem(exc)})
     details = {"leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
                "counters": stats["counters"]}
+    landings = stats.get("landings") or {}  # a journal of one's own may not count by landing
+    if len(landings) > 1:
+        details["landings"] = {landing_label(name): counts for name, counts in landings.items()}
     if problem:
         return Health("unavailable", {**details, "problem": problem})
     return Health("degraded" if _refused_lately(journal, stats["counters"], now - RECENT) else "ok", details)

@@ -6,6 +6,12 @@ per row or line with its state, for a CRM or a spreadsheet) and ``stats``.
 Each takes ``--config FILE`` like ``serve``; only ``retry``, which sends, needs the
 network key and the site secret: the others read ``journal.path`` alone.
 
+Each lead came from a landing: ``list`` shows its name (the default landing as
+``-``), ``show`` and the exports its value (``""`` for the default landing), and
+``list``, ``export`` and ``stats`` take ``--landing NAME`` for one landing's leads
+(``--landing -``: the default landing's). ``stats`` counts the leads per landing
+(``landings``) when there are leads of more than one.
+
 A CSV export is safe to open in a spreadsheet: a cell that would start a formula
 (``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a name or a tag a visitor
 typed, a network's message) is written with a ``'`` before it. JSON lines keep
@@ -24,14 +30,14 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, TextIO
 
 from .config import Config, load_config, load_journal_config
-from .journal import STATES, Entry, SQLiteJournal
+from .journal import DEFAULT_LABEL, STATES, Entry, SQLiteJournal, landing_label
 from .network import NetworkClient
 from .relay import Courier, RetryPolicy
 
 __all__ = ["add_journal_commands", "run_journal_command"]
 
 #: Columns of an export, in order; payload fields are flattened after them.
-EXPORT_COLUMNS = ("id", "state", "created", "updated", "call", "attempts", "network_id", "error_code",
+EXPORT_COLUMNS = ("id", "state", "landing", "created", "updated", "call", "attempts", "network_id", "error_code",
                   "error_message", "bad", "last_error", "name", "phone", "email", "country", "ip")
 #: What a spreadsheet takes for the start of a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,9 +58,17 @@ def add_journal_commands(commands: Any) -> None:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--state", choices=STATES)
     export.add_argument("--hours", type=float)
-    sub.add_parser("stats", help="counts by state and the oldest pending lead's age")
-    for parser in (listing, show, retry, export, sub.choices["stats"]):
+    stats = sub.add_parser("stats", help="counts by state (and by landing) and the oldest pending lead's age")
+    for parser in (listing, export, stats):
+        parser.add_argument("--landing", metavar="NAME", type=_landing,
+                            help=f"only the leads of the landing NAME ({DEFAULT_LABEL!r}: the default landing)")
+    for parser in (listing, show, retry, export, stats):
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
+
+
+def _landing(label: str) -> str:
+    """``--landing``'s value as the journal stores it: the default landing's name is ``""``."""
+    return "" if label in (DEFAULT_LABEL, "") else label
 
 
 def run_journal_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -74,7 +88,7 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
     command = args.journal_command
     since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
     if command == "list":
-        _print_list(journal.entries(state=args.state, since=since, limit=args.limit), out)
+        _print_list(journal.entries(state=args.state, since=since, limit=args.limit, landing=args.landing), out)
     elif command == "show":
         entry = journal.get(args.id)
         if entry is None:
@@ -83,9 +97,9 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
         json.dump(_as_dict(entry), out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif command == "export":
-        _export(journal.entries(state=args.state, since=since), args.format, out)
+        _export(journal.entries(state=args.state, since=since, landing=args.landing), args.format, out)
     else:
-        json.dump(journal.stats(), out, indent=2)
+        json.dump(_stats(journal, args.landing), out, ensure_ascii=False, indent=2)
         out.write("\n")
     return 0
 
@@ -117,12 +131,27 @@ def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: Tex
     return 0
 
 
+def _stats(journal: SQLiteJournal, landing: str | None) -> dict[str, Any]:
+    """The journal's stats as ``stats`` prints them: with ``landing``, that landing's (``landing`` names
+    it; the counters, which are not kept per landing, left out); without, ``landings`` when there are
+    leads of more than one, as ``/leadkit/health`` shows them."""
+    stats = journal.stats(landing=landing)
+    landings = stats.pop("landings")
+    if landing is not None:
+        return {"landing": landing_label(landing), "counts": stats["counts"],
+                "oldest_pending_age": stats["oldest_pending_age"]}
+    if len(landings) > 1:
+        stats["landings"] = {landing_label(name): counts for name, counts in landings.items()}
+    return stats
+
+
 def _print_list(entries: Iterable[Entry], out: TextIO) -> None:
-    print(f"{'id':<20} {'state':<9} {'created (UTC)':<19} {'tries':>5}  detail", file=out)
+    print(f"{'id':<20} {'state':<9} {'landing':<12} {'created (UTC)':<19} {'tries':>5}  detail", file=out)
     for e in entries:
         detail = e.network_id and f"network id {e.network_id}" or e.error_code or e.last_error or ""
         detail += f" (missing: {', '.join(e.bad)})" if e.bad else ""
-        print(f"{e.id:<20} {e.state:<9} {_when(e.created):<19} {e.attempts:>5}  {detail[:80]}", file=out)
+        print(f"{e.id:<20} {e.state:<9} {landing_label(e.landing):<12} {_when(e.created):<19} {e.attempts:>5}  "
+              f"{detail[:80]}", file=out)
 
 
 def _export(entries: Iterable[Entry], form: str, out: TextIO) -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -29,19 +30,22 @@ from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Request, Response
 
 from . import __version__
-from .config import CALLS, Config, load_config
-from .desk import OrderDesk, Submission
+from .config import CALLS, Config, Landing, load_config
+from .desk import OrderDesk, OrderResult, Submission
 from .errors import FormError
 from .formdata import read_form
-from .formtoken import FormTokens
+from .formtoken import TOKEN_FIELD, FormTokens
 from .guard import cors_headers, ignored_proxy_hops, origin_of, visitor_scheme
 from .health import check_health, token_access
 from .journal import Journal, SQLiteJournal
+from .kitfields import is_macro, map_fields
+from .kitpage import KitForm, Refill, Rewrite
 from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
 from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
+from .thanks import LeadCookie
 from .templating import make_environment, template_source
 from .texts import TEXTS
 from .visitor import Visitor, make_visitor
@@ -55,6 +59,25 @@ log = logger("leadkit")
 
 #: Any WSGI application (the wrapped site).
 WSGIApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
+#: The hidden fields leadkit adds to a landing kit's own forms: where the form sits and which it is.
+PAGE_FIELD, FORM_FIELD, LANDING_FIELD = "lk_page", "lk_form", "lk_landing"
+
+
+class KitPages(Protocol):
+    """The standalone server's landing kits (:class:`leadkit.server.Site`), as the middleware uses them."""
+
+    def page_again(self, request: Request, landing: str, path: str, refill: Refill) -> Response | None: ...
+    def thanks_path(self, landing: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class LandingDesk:
+    """One landing's share of the middleware: its configuration, its desk and its form pages."""
+
+    name: str
+    config: Config
+    desk: OrderDesk
+    pages: Pages
 
 
 class LeadKit:
@@ -92,9 +115,13 @@ class LeadKit:
         self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
                                     days=self.config.tags.days)
         self.tokens = FormTokens(site.secret, site.token_max_age)
-        self.pages = Pages(self.config, self.templates, self.tokens)
-        self.desk = OrderDesk(self.config, self.journal, self.courier, self.tokens, CALLS[self.config.network.role],
-                              send=self.network.send)
+        self.landings = {desk.name: desk for desk in map(self._landing_desk, (None, *self.config.landings))}
+        self.pages = self.landings[""].pages
+        self.desk = self.landings[""].desk
+        self.lead_cookie = LeadCookie(site.secret)
+        #: The standalone server's kits (set by :func:`leadkit.server.make_app`): pages shown again with errors,
+        #: thank-you pages.
+        self.site_pages: KitPages | None = None
         self.embed_js = template_source(self.templates, "embed.js")  # JavaScript, served as it is
         self._closed = False
         self._warned_of_proxy = False
@@ -105,6 +132,22 @@ class LeadKit:
             f"{self.mount}/thanks": ("GET", self.thanks),
             f"{self.mount}/health": ("GET", self.health),
         }
+
+    def _landing_desk(self, landing: Landing | None) -> LandingDesk:
+        config = self.config.for_landing(landing)
+        name = landing.name if landing else ""
+        desk = OrderDesk(config, self.journal, self.courier, self.tokens, CALLS[config.network.role],
+                         send=self.network.send, landing=name)
+        return LandingDesk(name, config, desk, Pages(config, self.templates, self.tokens))
+
+    def landing(self, name: str | None) -> LandingDesk:
+        """A landing by name; the default one (``""``) for none, or for a name no longer configured."""
+        found = self.landings.get(name or "")
+        if found is None:
+            log.warning("an order names the landing %r, which the configuration no longer has: it is taken for the "
+                        "default landing", (name or "")[:40])
+            return self.landings[""]
+        return found
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -191,7 +234,9 @@ class LeadKit:
 
     def order_tags(self, request: Request, fields: Mapping[str, str]) -> dict[str, str]:
         """Tags for an order: cookie, then hidden fields; failing both, a same-origin Referer."""
-        hidden = tags_from_pairs(fields.items(), self.tag_names, self.config.tags.aliases)
+        # A kit's hidden input still holding a tracker macro ("{clickid}") is no tag.
+        filled = ((name, value) for name, value in fields.items() if not is_macro(value))
+        hidden = tags_from_pairs(filled, self.tag_names, self.config.tags.aliases)
         tags = merge_tags(self._cookie_tags(request.environ), hidden)
         if tags:
             return tags
@@ -212,12 +257,65 @@ class LeadKit:
             fields = read_form(request)
         except FormError as exc:
             return self._with_cors(request, self.pages.message(request, exc.status, exc.message))
+        landing = self.landing(fields.get(LANDING_FIELD))
+        return self._with_cors(request, self._answer(request, landing, fields, json=wants_json(request)))
+
+    def kit_order(self, request: Request, landing_name: str) -> Response:
+        """A landing kit's JavaScript posting an order to its own script (``$.post("order.php")``):
+        taken like any order; a script gets JSON, a plain form post a page."""
+        request.max_content_length = request.max_form_memory_size = self.config.site.max_body
+        request.max_form_parts = 200
+        landing = self.landing(landing_name)
+        try:
+            fields = read_form(request)
+        except FormError as exc:
+            return landing.pages.message(request, exc.status, exc.message)
+        except HTTPException as exc:
+            return landing.pages.message(request, exc.code or 400, exc.description or TEXTS["bad_request"])
+        return self._answer(request, landing, fields, json=is_script(request))
+
+    def _answer(self, request: Request, landing: LandingDesk, fields: Mapping[str, str], *, json: bool) -> Response:
+        kit_form = PAGE_FIELD in fields or request.path != f"{self.mount}/order"
+        mapped = map_fields(fields, self.config.site.form_aliases)
+        posted = {**fields, **mapped}
         visitor = self.visitor(request)
         self._warn_of_a_forgotten_proxy(visitor, request.headers.get("X-Forwarded-For"))
-        submission = Submission(fields=fields, tags=self.order_tags(request, fields), visitor=visitor,
-                                host=request.host, thanks_url=self.thanks_url(request),
-                                origin=request.headers.get("Origin"), referer=request.headers.get("Referer"))
-        return self._with_cors(request, self.pages.reply(request, self.desk.take(submission)))
+        extra = tuple(name for name in mapped if kit_form and name not in ("name", "phone", "country"))
+        submission = Submission(fields=posted, tags=self.order_tags(request, fields), visitor=visitor,
+                                host=request.host, thanks_url=self.thanks_url(request, landing.name),
+                                origin=request.headers.get("Origin"), referer=request.headers.get("Referer"),
+                                extra_fields=extra)
+        result = landing.desk.take(submission)
+        if json or result.reply.ok or PAGE_FIELD not in fields:
+            response = landing.pages.reply(request, result, json=json)
+        else:
+            response = self._kit_page_again(request, landing, fields, result) or landing.pages.reply(request, result)
+        if result.reply.ok and result.lead_id:
+            response.headers.add("Set-Cookie", self._lead_cookie_header(request.environ, result.lead_id))
+        return response
+
+    def _kit_page_again(self, request: Request, landing: LandingDesk, fields: Mapping[str, str],
+                        result: OrderResult) -> Response | None:
+        """The kit's own page again, for an order with errors from one of its forms (no JavaScript needed):
+        the message beside the form that was sent, what was typed kept, the field with the error focused."""
+        if self.site_pages is None:
+            return None
+        index = fields.get(FORM_FIELD, "")
+        path = fields.get(PAGE_FIELD, "")
+        if not index.isdigit() or not path.startswith("/") or len(path) > 500:
+            return None
+        reply = result.reply
+        refill = Refill(form=int(index), values=dict(fields), errors=dict(reply.errors),
+                        message=reply.message if reply.message and not reply.errors else None)
+        request.environ["leadkit"] = self  # the page is rewritten for this visitor, as when it was first shown
+        response = self.site_pages.page_again(request, landing.name, path, refill)
+        if response is None:
+            return None
+        response.status_code = reply.status
+        response.headers["Cache-Control"] = "no-store"
+        if reply.status == 503 or result.retry_after:
+            response.headers["Retry-After"] = str(result.retry_after or 30)
+        return response
 
     def form_page(self, request: Request) -> Response:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks);
@@ -262,8 +360,29 @@ class LeadKit:
             body.update({"version": __version__, "role": self.config.network.role, **health.details})
         return json_response(body, health.code)
 
-    def thanks_url(self, request: Request) -> str:
-        return f"{request.script_root}{self.mount}/thanks"
+    def thanks_url(self, request: Request, landing: str = "") -> str:
+        """Where a customer goes after an order: the landing kit's own thank-you page, else leadkit's."""
+        kit_thanks = self.site_pages.thanks_path(landing) if self.site_pages else None
+        return f"{request.script_root}{kit_thanks or self.mount + '/thanks'}"
+
+    def thanks_context(self, request: Request) -> dict[str, str]:
+        """What a thank-you page that is a template may show: the customer's first name and the lead id,
+        for the visitor whose order it was (a signed cookie names the lead)."""
+        lead_id = self.lead_cookie.loads(request.cookies.get(self.lead_cookie.name))
+        if lead_id is None:
+            return {}
+        try:
+            entry = self.journal.get(lead_id)
+        except Exception:  # the journal cannot be read just now: a thank-you without the name
+            return {"lead_id": lead_id}
+        name = str(entry.payload.get("name", "")) if entry else ""
+        return {"lead_id": lead_id, "first_name": name.split()[0] if name.split() else ""}
+
+    def _lead_cookie_header(self, environ: Mapping[str, Any], lead_id: str) -> str:
+        scheme = visitor_scheme(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"),
+                                self.config.site.trusted_proxies)
+        return dump_cookie(self.lead_cookie.name, self.lead_cookie.dumps(lead_id), max_age=self.lead_cookie.max_age,
+                           path="/", httponly=True, samesite="Lax", secure=scheme == "https")
 
     def _warn_of_unlisted_embedder(self, request: Request, response: Response) -> None:
         """The operator's hint when embed.js runs on a page whose origin the site does not allow."""
@@ -296,10 +415,49 @@ class LeadKit:
 
     # -- for the wrapped application ------------------------------------------
 
-    def form_html(self, environ: Mapping[str, Any]) -> Markup:
-        """The order form partial for a page of the wrapped application, carrying the visitor's tags."""
-        form = self.pages.form(tags=self.visit_tags(environ), script_root=environ.get("SCRIPT_NAME", ""))
-        return Markup(self.pages.form_partial(form))
+    def form_html(self, environ: Mapping[str, Any], landing: str | None = None) -> Markup:
+        """The order form partial for a page of the wrapped application, carrying the visitor's tags;
+        ``landing`` names a ``[[landing]]`` whose offer it orders. Several forms on one page get
+        element ids of their own and one copy of the form's CSS."""
+        desk = self.landing(landing)
+        shown = environ.get("leadkit.forms", 0) if isinstance(environ, dict) else 0
+        hidden = {LANDING_FIELD: desk.name} if desk.name else {}
+        form = desk.pages.form(tags=self.visit_tags(environ), script_root=environ.get("SCRIPT_NAME", ""),
+                               hidden=hidden, number=shown)
+        if isinstance(environ, dict):
+            environ["leadkit.forms"] = shown + 1
+        return Markup(desk.pages.form_partial(form))
+
+    def kit_rewrite(self, environ: Mapping[str, Any], landing: str, *, refill: Refill | None = None,
+                    base_href: str | None = None) -> Rewrite:
+        """How a landing kit's page is rewritten for this visitor (:func:`leadkit.kitpage.rewrite_page`)."""
+        tags = self.visit_tags(environ)
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        site = self.config.site
+
+        def hidden(form: KitForm) -> dict[str, str]:
+            fields = {TOKEN_FIELD: self.tokens.issue(), PAGE_FIELD: path, FORM_FIELD: str(form.index)}
+            if landing:
+                fields[LANDING_FIELD] = landing
+            names = {control.name for control in form.controls}
+            # The visit's tags travel with the form too, for a browser that keeps no cookie.
+            fields.update({name: value for name, value in tags.items() if value and name not in names})
+            return fields
+
+        return Rewrite(action=f"{environ.get('SCRIPT_NAME', '')}{self.mount}/order", hidden=hidden, tags=tags,
+                       tag_names=self.tag_names, tag_aliases=self.config.tags.aliases,
+                       site_host=str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""),
+                       landing_hosts=site.landing_hosts, aliases=site.form_aliases, refill=refill,
+                       base_href=base_href)
+
+
+def is_script(request: Request) -> bool:
+    """The post comes from a page's JavaScript (``fetch``, ``XMLHttpRequest``, jQuery), not a form: it
+    wants an answer it can read (JSON), not a page."""
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode:
+        return mode != "navigate"
+    return request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest" or wants_json(request)
 
 
 def _latin1_to_text(value: str) -> str:

@@ -38,6 +38,10 @@ class OrderForm:
     message_kind: str
     texts: dict[str, str]
     target: str | None = None
+    #: The prefix of the form's element ids ("lk", "lk2"...), and whether it brings the form's CSS: the
+    #: second form on a page has ids of its own and leaves the CSS to the first.
+    id: str = "lk"
+    with_style: bool = True
 
 
 class Pages:
@@ -51,14 +55,16 @@ class Pages:
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
              errors: Mapping[str, str] | None = None, message: str | None = None,
-             target: str | None = None) -> OrderForm:
-        """The order form with the visitor's tags as hidden fields and a fresh form token."""
+             target: str | None = None, hidden: Mapping[str, str] | None = None, number: int = 0) -> OrderForm:
+        """The order form with the visitor's tags as hidden fields and a fresh form token; ``number``
+        counts the forms already on the page."""
         texts = self.config.form
         return OrderForm(
             action=f"{script_root}{self.action}", fields=form_fields(self.config, values, errors),
-            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue()}, honeypot=self.config.site.honeypot,
-            message=message, message_kind="error" if message else "info",
+            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue(), **(hidden or {})},
+            honeypot=self.config.site.honeypot, message=message, message_kind="error" if message else "info",
             texts={"title": texts.title, "submit": texts.submit, "note": texts.note}, target=target,
+            id=f"lk{number + 1}" if number else "lk", with_style=not number,
         )
 
     def form_partial(self, form: OrderForm) -> str:
@@ -79,10 +85,11 @@ class Pages:
             return json_response({"status": "error", "errors": {}, "message": message}, status)
         return self.page("message.html", {"message": message, "status": status}, status)
 
-    def reply(self, request: Request, result: OrderResult) -> Response:
-        """The answer to an order post: a redirect (303, or JSON naming it), or the form again."""
+    def reply(self, request: Request, result: OrderResult, *, json: bool | None = None) -> Response:
+        """The answer to an order post: a redirect (303, or JSON naming it), or the form again;
+        JSON when ``json`` (by default: when the client asks for it)."""
         reply = result.reply
-        if wants_json(request):
+        if wants_json(request) if json is None else json:
             body: dict[str, Any] = {"status": "ok", "redirect": reply.redirect} if reply.ok else \
                 {"status": "error", "errors": dict(reply.errors), "message": reply.message}
             response = json_response(body, 200 if reply.ok else reply.status)

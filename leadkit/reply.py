@@ -71,7 +71,7 @@ def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
     return ascii_url
 
 
-def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = ()) -> Reply:
+def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = (), *, prefer_thanks: bool = False) -> Reply:
     """The customer's reply for a lead as the journal recorded it after an attempt.
 
     Delivered: the autologin ``url`` when it is safe to follow, else the thank-you
@@ -79,10 +79,12 @@ def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = ()) -> Reply
     order, so the thank-you page (the journal keeps the truth). Refused otherwise:
     the form again (:func:`refusal`). Still pending (the network did not answer,
     or answered 5xx, 429 or garbage) or dead: the lead is safe in the journal and
-    the relay retries it, so the customer is thanked.
+    the relay retries it, so the customer is thanked. ``prefer_thanks`` (``network.prefer_thanks``):
+    the thank-you page even when the network gave an autologin ``url``.
     """
     if entry.state == "delivered":
-        return Reply(303, redirect=safe_redirect(entry.redirect, hosts) or thanks_url)
+        url = None if prefer_thanks else safe_redirect(entry.redirect, hosts)
+        return Reply(303, redirect=url or thanks_url)
     if entry.state == "rejected":
         return refused(entry.error_code, entry.error_message, thanks_url, entry.bad)
     return Reply(303, redirect=thanks_url)

@@ -1,165 +1,185 @@
-"""The standalone server: leadkit in front of a folder of landing pages.
+"""The standalone server: leadkit in front of landing kits as they were downloaded.
 
-``leadkit serve --config leadkit.toml`` runs :func:`make_app` on waitress, a
-production WSGI server (pure Python, threads, no C build). Pages in
-``site.pages`` are Jinja templates: ``/`` is ``index.html``, ``/promo`` is
-``promo.html`` or ``promo/index.html``; other files (CSS, images) are served
-as they are. A page shows the order form with ``{{ leadkit_form() }}``,
-reads the visitor's tags from ``tags`` and may write ``{{ landing_url(url) }}``.
-Every link of a rendered page to this site or to ``site.landing_hosts`` gets
-the visitor's tags added (a prelanding carries them to the landing, see
-:mod:`leadkit.links`). Behind nginx, set ``site.trusted_proxies = 1``.
+``leadkit serve --config leadkit.toml`` runs :func:`make_app` on waitress, a production WSGI
+server (pure Python, threads, no C build). ``site.pages`` is a folder as the network gave it
+(:mod:`leadkit.kit` says which file a URL names): pages are served as they are, except that
+leadkit rewrites a few start tags with a real HTML parser (:mod:`leadkit.kitpage`):
 
-.. warning:: Whatever sits in ``site.pages`` is public, except what is
-   never served: dotfiles and dot-folders (``.env``, ``.git/``), secrets and
-   server code (:data:`HIDDEN_PATTERNS`: ``*.toml``, ``*.py``, ``*.db``,
-   ``*.log``, editors' backups...), the configuration file and the journal.
-   They answer 404 like a missing page, and :func:`make_app` names them in a
-   WARNING at start-up. Pages answer GET and HEAD only (405 otherwise).
+- every form with a phone field that posts to the kit's own script (``getform.php``, an empty
+  action, ``#``) posts to leadkit's order route instead, with a form token; a kit that posts by
+  JavaScript (``$.post("order.php")``) is answered on that path (:meth:`PagesApp.respond`);
+- hidden tag inputs get the visitor's tags instead of unfilled macros (``{clickid}``);
+- links to this site and to ``site.landing_hosts`` carry the visitor's tags.
+
+``index.php`` and other ``.php`` pages are served with their PHP removed; a ``.php`` file of code
+only is never served. Pages named ``*.jinja``/``*.j2`` (and ``site.jinja`` globs) are Jinja
+templates: ``{{ leadkit_form() }}`` places leadkit's order form, ``tags`` holds the visitor's
+tags, ``landing_url(url)`` adds them to a link. ``[[landing]]`` tables put several kits, each with
+its own offer, on one server, by path prefix or host (:class:`Site`). Behind nginx, set
+``site.trusted_proxies = 1``.
+
+.. warning:: Whatever sits in ``site.pages`` is public, except what is never served: dotfiles and
+   dot-folders (``.env``, ``.git/``), secrets and server code (:data:`HIDDEN_PATTERNS`), the
+   configuration file and the journal. They answer 404 like a missing page, and :func:`make_app`
+   names them in a WARNING at start-up. Pages answer GET and HEAD only (405 otherwise), and
+   ``.php`` paths also POST (an order).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import mimetypes
-import os
-import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import jinja2
 import requests
 from waitress.server import BaseWSGIServer, create_server
+from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
-from werkzeug.exceptions import NotFound
 
-from .config import Config
+from .config import Config, Landing
+from .guard import host_matches
 from .journal import Journal
-from .links import add_tags_to_links
+from .kit import HIDDEN_PATTERNS, KitFolder, Page, is_hidden, read_text
+from .kitpage import Refill, rewrite_page
 from .logs import logger
 from .middleware import LeadKit
-from .templating import make_environment
 from .tags import url_with_tags
+from .templating import make_environment
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["HIDDEN_PATTERNS", "PagesApp", "is_hidden", "make_app", "make_server"]
+__all__ = ["HIDDEN_PATTERNS", "PagesApp", "Site", "is_hidden", "make_app", "make_server"]
 
 log = logger("leadkit.server")
 
-#: File names (lower-cased) under ``site.pages`` that are never served, in any folder: configuration
-#: and secrets, server code, databases with their companions, logs, editors' and tools' leftovers.
-HIDDEN_PATTERNS = (
-    "*.toml", "*.env", "*.ini", "*.cfg", "*.conf", "*.pem", "*.key",
-    "*.py", "*.pyc", "*.pyo", "*.php", "*.sql",
-    "*.db", "*.sqlite*", "*-wal", "*-shm", "*-journal",
-    "*.log", "*.log.*", "*.bak", "*~", "*.swp", "*.orig",
-)
-_HIDDEN_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in HIDDEN_PATTERNS))
 #: Waitress' limits for the standalone server without nginx: a thousand open connections (idle ones
 #: cost a socket, not a thread), polled rather than select()ed (select stops at 1024 descriptors),
 #: and a connection silent for 30 s closed, checked every 10 s, so idle sockets cannot lock visitors out.
 CONNECTION_LIMIT = 1000
 CHANNEL_TIMEOUT = 30
 CLEANUP_INTERVAL = 10
-
-
-def is_hidden(relative: str) -> bool:
-    """Whether a path under ``site.pages`` is never served: a dot in front of any part, or a
-    file name of :data:`HIDDEN_PATTERNS`."""
-    parts = PurePosixPath(relative).parts
-    return any(p.startswith(".") for p in parts) or bool(parts and _HIDDEN_NAME.match(parts[-1].lower()))
+_NOT_FOUND = "<!doctype html><title>Not found</title><h1>Not found</h1>"
 
 
 class PagesApp:
-    """Serves a folder of landing pages; ``.html`` files are rendered with Jinja.
+    """Serves one folder of landing pages (one landing) at ``prefix``.
 
-    Hidden files (:func:`is_hidden`, and the ``private`` paths: the configuration
-    file, the journal) answer 404 like a missing page. Only GET and HEAD are
-    answered; ``order_path`` is where the operator's log hint sends posts.
+    Hidden files (:func:`is_hidden`, and the ``private`` paths: the configuration file, the
+    journal) answer 404 like a missing page. Pages answer GET and HEAD; a POST to a ``.php`` path
+    is the kit's JavaScript sending an order, answered by the middleware as one
+    (:meth:`LeadKit.kit_order`); anything else gets 405, with a hint in the log.
     """
 
     def __init__(self, folder: Path, templates: Path | None = None, landing_hosts: tuple[str, ...] = (), *,
-                 private: tuple[Path, ...] = (), order_path: str | None = None) -> None:
-        self.folder = folder.resolve()
+                 private: tuple[Path, ...] = (), order_path: str | None = None, jinja: Iterable[str] = (),
+                 thanks: str | None = None, name: str = "", prefix: str = "/") -> None:
+        self.kit = KitFolder(folder, jinja=jinja, thanks=thanks, private=private)
+        self.folder = self.kit.folder
         self.environment = make_environment(self.folder, templates)
         self.landing_hosts = landing_hosts
-        self.private = frozenset(p.resolve() for p in private)
         self.order_path = order_path
+        self.name = name
+        self.prefix = prefix
         self._posted_to: set[str] = set()
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        return self.respond(request)(environ, start_response)
+    @property
+    def thanks_path(self) -> str | None:
+        """The kit's thank-you page as a URL path under this landing, if it has one."""
+        return f"{self.prefix}{self.kit.thanks}" if self.kit.thanks else None
 
-    def respond(self, request: Request) -> Response:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.respond(Request(environ))(environ, start_response)
+
+    def respond(self, request: Request, refill: Refill | None = None) -> Response:
+        path = self.relative(request.path)
+        if request.method == "POST" and path is not None and path.lower().endswith(".php"):
+            kit: LeadKit | None = request.environ.get("leadkit")
+            if kit is not None:
+                return kit.kit_order(request, self.name)
         if request.method not in ("GET", "HEAD"):
             return self.not_allowed(request)
-        name = self.resolve(request.path)
-        if name is None:
+        page = self.kit.resolve(path) if path is not None else None
+        if page is None:
             return self.not_found(request)
-        if name.endswith(".html"):
-            return self.render(name, request)
-        try:
-            return send_from_directory(self.folder, name, request.environ, max_age=3600)
-        except NotFound:
-            return self.not_found(request)
+        if page.kind == "static":
+            try:
+                return send_from_directory(self.folder, page.name, request.environ, max_age=3600)
+            except NotFound:
+                return self.not_found(request)
+        return self.render(page, request, refill)
+
+    def relative(self, path: str) -> str | None:
+        """The part of a URL path under this landing's prefix, or None when it lies elsewhere."""
+        if self.prefix == "/":
+            return path
+        if path == self.prefix.rstrip("/"):
+            return ""
+        return path[len(self.prefix) - 1:] if path.startswith(self.prefix) else None
 
     def resolve(self, path: str) -> str | None:
-        """The file under the folder that a URL path names, or None. Hidden files are never served."""
-        parts = PurePosixPath(path.lstrip("/")).parts
-        if any(p.startswith(".") or p in ("..",) or "\\" in p or "\x00" in p for p in parts):
-            return None
-        relative = "/".join(parts)
-        candidates = [f"{relative}/index.html" if relative else "index.html"] if path.endswith("/") else \
-            [relative, f"{relative}.html", f"{relative}/index.html"]
-        for candidate in candidates:
-            target = (self.folder / candidate).resolve()
-            if target.is_file() and target.is_relative_to(self.folder) and not self.hides(candidate, target):
-                return candidate
-        return None
-
-    def hides(self, name: str, target: Path) -> bool:
-        """Whether the file a URL names is never served: by its name, by the name of the file a
-        link points at, or because it is the configuration file or the journal."""
-        if target in self.private or is_hidden(name):
-            return True
-        return target.is_relative_to(self.folder) and is_hidden(target.relative_to(self.folder).as_posix())
+        """The file under the folder that a URL path names, or None (hidden files are never served)."""
+        page = self.kit.resolve(path)
+        return page.name if page else None
 
     def hidden_files(self) -> list[str]:
         """The files under the folder that are never served, relative; a dot-folder as one entry."""
-        found = []
-        for root, folders, files in os.walk(self.folder):
-            here = Path(root).relative_to(self.folder)
-            for name in [f for f in folders if f.startswith(".")]:
-                folders.remove(name)  # hidden whole: not walked, named once
-                found.append(f"{(here / name).as_posix()}/")
-            found += [(here / name).as_posix() for name in files
-                      if self.hides((here / name).as_posix(), (self.folder / here / name).resolve())]
-        return sorted(found)
+        survey = self.kit.survey()
+        return sorted((*survey.hidden, *survey.scripts))
 
-    def render(self, name: str, request: Request) -> Response:
+    # -- pages ----------------------------------------------------------------
+
+    def render(self, page: Page, request: Request, refill: Refill | None = None) -> Response:
+        """A page as served: a kit's page as it is (PHP removed) or a template rendered, then its
+        forms, hidden tags and links rewritten for this visitor."""
         kit: LeadKit | None = request.environ.get("leadkit")
+        encoding = "utf-8"
+        if page.kind == "jinja":
+            html = self.render_template(page, request, kit)
+            if html is None:
+                return Response("<h1>This page is being fixed</h1>", 503, mimetype="text/html")
+        elif page.kind == "php":
+            php = self.kit.php_page(page.path)
+            if php is None:
+                return self.not_found(request)
+            html, _, encoding = php
+        else:
+            text = read_text(page.path)
+            if text is None:
+                return self.not_found(request)
+            html, encoding = text
+        if kit is not None:
+            base = request.path if refill is not None else None
+            html = rewrite_page(html, request.path, kit.kit_rewrite(request.environ, self.name, refill=refill,
+                                                                   base_href=base))
+        charset = "utf-8" if encoding.startswith("utf-8") else "windows-1251"
+        body = html.encode(encoding, "xmlcharrefreplace")
+        mimetype = "text/html" if page.kind in ("php", "jinja") else (mimetypes.guess_type(page.name)[0] or "text/html")
+        # Each visitor's copy carries their tags and a fresh form token: never cached for another.
+        return Response(body, 200, content_type=f"{mimetype}; charset={charset}",
+                        headers={"Cache-Control": "private, no-cache"})
+
+    def render_template(self, page: Page, request: Request, kit: LeadKit | None) -> str | None:
         tags: dict[str, str] = request.environ.get("leadkit.tags", {})
         context: dict[str, Any] = {
             "tags": tags,
             "mount": kit.mount if kit else "",
-            "leadkit_form": (lambda: kit.form_html(request.environ)) if kit else (lambda: ""),
+            "leadkit_form": (lambda: kit.form_html(request.environ, landing=self.name)) if kit else (lambda: ""),
             "landing_url": lambda url: url_with_tags(url, tags),
             "request_path": request.path,
         }
+        if kit is not None and page.name == self.kit.thanks:
+            context.update(kit.thanks_context(request))
         try:
-            html = self.environment.get_template(name).render(**context)
+            return self.environment.get_template(page.name).render(**context)
         except jinja2.TemplateError:
-            log.exception("page %s could not be rendered", name)
-            return Response("<h1>This page is being fixed</h1>", 503, mimetype="text/html")
-        html = add_tags_to_links(html, tags, request.host, self.landing_hosts)
-        return Response(html, 200, mimetype=mimetypes.guess_type(name)[0] or "text/html")
+            log.exception("page %s could not be rendered", page.name)
+            return None
 
     def not_found(self, request: Request) -> Response:
-        return Response("<!doctype html><title>Not found</title><h1>Not found</h1>", 404, mimetype="text/html")
+        return Response(_NOT_FOUND, 404, mimetype="text/html")
 
     def not_allowed(self, request: Request) -> Response:
         """405 for anything but GET and HEAD, with a hint for the operator whose form posts to a page."""
@@ -171,18 +191,78 @@ class PagesApp:
                         mimetype="text/html", headers={"Allow": "GET, HEAD"})
 
 
+class Site:
+    """Every landing of one server: ``[[landing]]`` tables by host, then by path prefix (the longest
+    first), then the default landing (``site.pages``, the name ``""``)."""
+
+    def __init__(self, landings: Iterable[PagesApp], hosts: dict[str, str], default: PagesApp | None) -> None:
+        self.landings = {app.name: app for app in landings}
+        self.hosts = hosts  # host pattern -> landing name
+        self.default = default
+        self._by_path = sorted((a for a in self.landings.values() if a.prefix != "/" and a.name not in hosts.values()),
+                               key=lambda a: -len(a.prefix))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        app = self.landing_for(request.host, request.path)
+        if app is None:
+            return Response(_NOT_FOUND, 404, mimetype="text/html")(environ, start_response)
+        return app.respond(request)(environ, start_response)
+
+    def landing_for(self, host: str, path: str) -> PagesApp | None:
+        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        for pattern, landing in self.hosts.items():
+            if host_matches(name, pattern):
+                return self.landings[landing]
+        for app in self._by_path:
+            if app.relative(path) is not None:
+                return app
+        return self.default
+
+    def page_again(self, request: Request, landing: str, path: str, refill: Refill) -> Response | None:
+        """The kit's page at ``path`` shown again for ``refill`` (an order with errors), or None when
+        that page is gone."""
+        app = self.landings.get(landing) or self.default
+        relative = app.relative(path) if app else None
+        page = app.kit.resolve(relative) if app and relative is not None else None
+        if app is None or page is None or page.kind == "static":
+            return None
+        environ = {**request.environ, "PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+        return app.render(page, Request(environ), refill)
+
+    def thanks_path(self, landing: str) -> str | None:
+        app = self.landings.get(landing) or (self.default if not landing else None)
+        return app.thanks_path if app else None
+
+
 def make_app(config: Config, *, journal: Journal | None = None, session: requests.Session | None = None) -> LeadKit:
-    """The standalone application: ``site.pages`` served behind the middleware."""
-    if config.site.pages is None:
+    """The standalone application: ``site.pages`` and every ``[[landing]]`` served behind the middleware."""
+    if config.site.pages is None and not any(landing.pages for landing in config.landings):
         raise ValueError("site.pages names no folder: the standalone server needs landing pages to serve")
-    pages = PagesApp(config.site.pages, config.site.templates, config.site.landing_hosts,
-                     private=_private_paths(config), order_path=f"{config.site.mount}/order")
-    hidden = pages.hidden_files()
-    if hidden:
-        log.warning("site.pages (%s) holds %d file(s) that will not be served (they answer 404): %s; keep "
-                    "configuration, code and data outside the pages folder", pages.folder, len(hidden),
-                    ", ".join(hidden[:100]) + (f" and {len(hidden) - 100} more" if len(hidden) > 100 else ""))
-    return LeadKit(pages, config, journal=journal, session=session)
+    private = _private_paths(config)
+    order_path = f"{config.site.mount}/order"
+
+    def pages(landing: Landing | None) -> PagesApp | None:
+        settings = config.for_landing(landing).site
+        if settings.pages is None:
+            return None
+        app = PagesApp(settings.pages, settings.templates, settings.landing_hosts, private=private,
+                       order_path=order_path, jinja=settings.jinja, thanks=settings.thanks,
+                       name=landing.name if landing else "", prefix=landing.path or "/" if landing else "/")
+        hidden = app.hidden_files()
+        if hidden:
+            log.warning("%s (%s) holds %d file(s) that will not be served (they answer 404): %s; keep "
+                        "configuration, code and data outside the pages folder",
+                        f"landing {landing.name!r}" if landing else "site.pages", app.folder, len(hidden),
+                        ", ".join(hidden[:100]) + (f" and {len(hidden) - 100} more" if len(hidden) > 100 else ""))
+        return app
+
+    apps = [app for app in (pages(landing) for landing in config.landings) if app is not None]
+    hosts = {landing.host: landing.name for landing in config.landings if landing.host}
+    site = Site(apps, hosts, pages(None))
+    kit = LeadKit(site, config, journal=journal, session=session)
+    kit.site_pages = site
+    return kit
 
 
 def _private_paths(config: Config) -> tuple[Path, ...]:

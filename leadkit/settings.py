@@ -198,16 +198,20 @@ def networks(fix: str, named: Mapping[str, Sequence[str]]) -> Rule[tuple[IPNetwo
 
 
 def table(name: Rule[str], item: Rule[T], fix: str) -> Rule[dict[str, T]]:
-    """A table whose names pass ``name`` and whose values pass ``item``; a bad value is named by its key."""
+    """A table whose names pass ``name`` and whose values pass ``item``; a bad value is named by its key,
+    as is a name that ``name`` normalizes like another one (lower-cased) with a different value."""
     def check(value: object, base: Path) -> dict[str, T]:
         if not isinstance(value, Mapping):
             raise ValueError
-        checked = {}
+        checked: dict[str, T] = {}
         for key, each in value.items():
             try:
-                checked[name.check(key, base)] = item(each, base)
+                normal, checked_item = name.check(key, base), item(each, base)
             except Invalid as bad:
                 raise Invalid(bad.text, bad.value, sub=key) from None
+            if normal in checked and checked[normal] != checked_item:  # names normalized alike ("Tel", "tel")
+                raise Invalid(f"names {normal!r} twice, with different values: keep one", each, sub=key)
+            checked[normal] = checked_item
         return checked
     return Rule(fix, check)
 
@@ -274,16 +278,17 @@ def setting(rule: Rule[object], id: str, doc: str, *, default: object = MISSING)
 class Section:
     """A ``[section]``: a frozen dataclass whose fields are declared with :func:`setting`. Making one
     checks each field by its rule (a relative path from the working folder) and keeps the values
-    normalized, or raises :class:`ConfigError` listing every problem."""
+    normalized, or raises :class:`ConfigError` listing every problem. ``section`` is its name
+    (``"network"``), which leaves ``name`` to a setting (``landing.name``)."""
 
-    name: ClassVar[str]
+    section: ClassVar[str]
     settings: ClassVar[tuple[Setting, ...]]
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def __init_subclass__(cls, section: str) -> None:
         super().__init_subclass__()
         dataclass(frozen=True)(cls)
-        cls.name = section
+        cls.section = section
         cls.settings = tuple(Setting(section, f.name, *f.metadata["setting"]) for f in fields(cls))
 
     def __post_init__(self) -> None:
@@ -311,13 +316,15 @@ def check(settings: Iterable[Setting], raw: Mapping[str, object], base: Path) ->
 @dataclass(frozen=True)
 class Constraint:
     """A rule between settings, with its own id: ``check`` gets the values of ``keys`` (once each is
-    good) and yields what is wrong, filed under the first key."""
+    good) and yields what is wrong, filed under the first key, or under the name ``names`` gives it
+    (a rule checked for each ``[[landing]]``: ``landing.path`` is filed as ``landing[sk].path``)."""
 
     id: str
     keys: tuple[str, ...]
     check: Callable[..., Iterable[Invalid]]
 
-    def problems(self, values: Mapping[str, object]) -> list[Problem]:
+    def problems(self, values: Mapping[str, object], names: Mapping[str, str] | None = None) -> list[Problem]:
         if not all(key in values for key in self.keys):
             return []
-        return [bad.problem(self.keys[0], self.id) for bad in self.check(*(values[key] for key in self.keys))]
+        under = (names or {}).get(self.keys[0], self.keys[0])
+        return [bad.problem(under, self.id) for bad in self.check(*(values[key] for key in self.keys))]

@@ -80,7 +80,7 @@ def write_config(folder: Path, api: str, role: str = "wm", dialect: str = "dalea
     """A standalone site in ``folder`` in front of the network at ``api``: a landing with the form, a
     journal retried every 0.1 s, and no limit that a crowd of customers from 127.0.0.1 would meet."""
     (folder / "landing").mkdir(exist_ok=True)
-    (folder / "landing" / "index.html").write_text("{{ leadkit_form() }}")
+    (folder / "landing" / "index.jinja").write_text("{{ leadkit_form() }}")
     offer = {"wm": "flow = 42", "ext": 'source = "77"', "comp": ""}[role]
     config = folder / "leadkit.toml"
     config.write_text(f"""

@@ -22,7 +22,7 @@ ROLES_AND_DIALECTS = [(role, dialect) for role in ("wm", "ext", "comp") for dial
 
 
 def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://127.0.0.1:9/api",
-                **sections: dict[str, Any]) -> Config:
+                **sections: Any) -> Config:
     """A valid configuration for ``role`` and ``dialect``; ``sections`` override keys.
 
     The relay is off (``journal.relay = false``) unless a test asks for it: a test that does must
@@ -36,7 +36,10 @@ def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://12
         "journal": {"path": f"{tempfile.mkdtemp(prefix='leadkit-test-')}/leadkit.db", "relay": False},
     }
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
+        if isinstance(values, list):  # [[landing]] tables
+            data[name] = values
+        else:
+            data.setdefault(name, {}).update(values)
     return config_from_mapping(data, environ={})
 
 

@@ -217,3 +217,24 @@ def test_check_live_as_a_process(tmp_path: Path, sandbox_net: SandboxNetwork) ->
     assert "wrong     offer.flow: flow 7 is for offer 300" in done.stdout
     assert KEY not in done.stdout + done.stderr
     assert sandbox_net.leads == []
+
+
+def test_check_says_what_it_found_in_the_kit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_kit import KIT_KEY, write_kit
+
+    write_kit(tmp_path / "kit")
+    config = tmp_path / "leadkit.toml"
+    config.write_text(f'[network]\napi = "https://lk.example/api"\nkey = "{KEY}"\n[offer]\noffer = 217\nflow = 42\n'
+                      f'country = "pl"\n[site]\nsecret = "{SECRET}"\npages = "kit"\n'
+                      '[site.form_aliases]\nimie = "name"\ntelefon = "phone"\n')
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "page /index.html (served as it is)" in out
+    assert "form 1 posts to 'getform.php': takes orders (name, phone)" in out
+    assert "form 2 posts to '/getform.php': takes orders (imie -> name, telefon -> phone)" in out
+    assert "form 3 posts to 'https://search.example/': left as it is (no phone field; fields: q)" in out
+    assert "page /domonetka/index.php (served with its PHP removed)" in out
+    assert "PHP removed at line 2: <?php echo rand(3, 9); ?>" in out
+    assert "thank-you page: /ok.php (found in the kit" in out
+    assert "never served, orders posted to it are taken by leadkit: /getform.php" in out
+    assert KIT_KEY not in out and KEY not in out

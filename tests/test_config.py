@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import sys
 from collections import Counter
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -12,8 +13,14 @@ from typing import Any
 
 import pytest
 
-from leadkit.config import (CONSTRAINTS, SETTINGS, Config, ConfigError, JournalConfig, NetworkConfig, OfferConfig,
-                            SiteConfig, load_config)
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10
+    import tomli as tomllib
+
+from leadkit.config import (CONSTRAINTS, LANDING_CONSTRAINTS, SETTINGS, Config, ConfigError, JournalConfig, Landing,
+                            LandingConfig, NetworkConfig, OfferConfig, SiteConfig, config_from_mapping, load_config,
+                            load_journal_config)
 from leadkit.errors import Problem
 from leadkit.settings import Setting
 
@@ -717,7 +724,7 @@ def test_a_problem_carries_its_key_id_and_value(overrides: dict[str, Any], key: 
 
 
 def test_each_id_is_declared_once_and_leaves_django_its_own() -> None:
-    ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS]
+    ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS]
     assert len(ids) == len(set(ids))
     source = "".join((ROOT / "leadkit" / name).read_text() for name in ("config.py", "django.py"))
     written = Counter(re.findall(r'"(leadkit\.[EW]\d{3})"', source))
@@ -757,12 +764,23 @@ def test_a_loaded_config_made_again_from_its_values_is_the_same(tmp_path: Path) 
     config = load_config(write(tmp_path, COMPLETE_TOML), environ={}, site={
         "secret": SECRET, "pages": "site", "ip_header": "X-Real-IP", "trusted_networks": ["cloudflare"],
         "allowed_origins": ["https://Promo.example/"]})
-    sections = {f.name: getattr(config, f.name) for f in fields(Config) if f.name != "source"}
+    sections = {f.name: getattr(config, f.name) for f in fields(Config) if f.name not in ("source", "landings")}
 
     again = Config(**{name: type(part)(**{f.name: getattr(part, f.name) for f in fields(part)})
                       for name, part in sections.items()}, source=config.source)
 
     assert again == config
+
+
+def test_a_loaded_config_with_landings_made_again_from_its_values_is_the_same(tmp_path: Path) -> None:
+    config = load_landings([{"name": "sk", "path": "/sk", "pages": str(kit(tmp_path / "sk")), "offer": 402,
+                             "thanks": "ok.php"}, {"name": "ua", "host": "UA.example", "fields": {"base": 1}}])
+
+    again = Config(**{f.name: getattr(config, f.name) for f in fields(Config) if f.name != "landings"},
+                   landings=[Landing(**{f.name: getattr(landing, f.name) for f in fields(Landing)})
+                             for landing in config.landings])
+
+    assert again == config and again.landings == config.landings
 
 
 # -- the README's table is this table -----------------------------------------------
@@ -799,5 +817,575 @@ def test_the_readme_documents_every_check_id() -> None:
 
     assert in_code - documented == set()
     assert documented - in_code == set()
-    for constraint in CONSTRAINTS:
-        assert re.search(rf"^- `{constraint.id}`: ", README, flags=re.M), constraint.id
+    rules = in_code - {s.id for s in SETTINGS} - {"leadkit.E001", "leadkit.W001"}  # Django's: a line of their own
+    assert {c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS} <= rules
+    for id in rules:
+        assert re.search(rf"^- `{id}`: ", README, flags=re.M), id
+
+
+# -- landing kits: network.prefer_thanks, site.thanks, site.form_aliases, site.jinja --------------
+
+
+def kit(folder: Path, *pages: str) -> Path:
+    """A landing kit's folder with its pages (``ok.php`` when none is named), each an empty file."""
+    for page in pages or ("ok.php",):
+        (folder / page).parent.mkdir(parents=True, exist_ok=True)
+        (folder / page).write_text("<p>ok</p>", encoding="utf-8")
+    return folder
+
+
+def the_problem(overrides: dict[str, Any] | None = None, **sections_: Any) -> Problem:
+    """The one problem of a configuration (``sections_`` are more keyword sections, like ``landing``)."""
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={}, **sections(overrides), **sections_)
+    assert len(info.value.problems) == 1, info.value.problems
+    return info.value.problems[0]
+
+
+def test_the_kit_settings_default_to_leadkits_own_ways() -> None:
+    config = load()
+
+    assert config.network.prefer_thanks is False
+    assert (config.site.thanks, config.site.form_aliases, config.site.jinja) == (None, {}, ())
+    assert config.landings == ()
+
+
+def test_prefer_thanks() -> None:
+    assert load({"network.prefer_thanks": True}).network.prefer_thanks is True
+
+    problem = the_problem({"network.prefer_thanks": "yes"})
+
+    assert (problem.key, problem.id, problem.value) == ("network.prefer_thanks", "leadkit.E016", "yes")
+
+
+@pytest.mark.parametrize("page", ["ok.php", "success.html", "thanks/index.html", "Danke schön.html"])
+def test_site_thanks_is_a_page_of_the_kit(tmp_path: Path, page: str) -> None:
+    pages = kit(tmp_path, page)
+
+    assert load({"site.pages": str(pages), "site.thanks": page}).site.thanks == page
+
+
+@pytest.mark.parametrize("page", ["/ok.php", "../ok.php", "thanks/../ok.php", "./ok.php", "thanks\\ok.php",
+                                  "thanks//ok.php", "thanks/", "", "ok\x00.php", 5, ["ok.php"]])
+def test_site_thanks_must_be_a_path_inside_the_pages_folder(tmp_path: Path, page: Any) -> None:
+    problem = the_problem({"site.pages": str(kit(tmp_path)), "site.thanks": page})
+
+    assert (problem.key, problem.id, problem.value) == ("site.thanks", "leadkit.E043", page)
+    assert "relative to the pages folder" in problem.message
+
+
+def test_site_thanks_needs_site_pages() -> None:
+    problem = the_problem({"site.thanks": "ok.php"})
+
+    assert (problem.key, problem.id, problem.value) == ("site.thanks", "leadkit.E098", "ok.php")
+    assert problem.message == "site.thanks needs site.pages: the page is a file in that folder"
+
+
+@pytest.mark.parametrize("page", ["missing.php", "thanks"])
+def test_site_thanks_must_be_a_file_in_site_pages(tmp_path: Path, page: str) -> None:
+    pages = kit(tmp_path / "kit", "ok.php", "thanks/index.html")
+
+    problem = the_problem({"site.pages": str(pages), "site.thanks": page})
+
+    assert (problem.key, problem.id) == ("site.thanks", "leadkit.E098")
+    assert problem.message == (f"site.thanks names {str(pages.resolve() / page)!r}, which is not a file in "
+                               f"{str(pages.resolve())!r}")
+
+
+def test_site_thanks_may_not_lead_out_of_site_pages(tmp_path: Path) -> None:
+    kit(tmp_path, "secret.php")
+    pages = kit(tmp_path / "kit")
+    (pages / "ok.php").unlink()
+    (pages / "ok.php").symlink_to(tmp_path / "secret.php")
+
+    problem = the_problem({"site.pages": str(pages), "site.thanks": "ok.php"})
+
+    assert (problem.key, problem.id) == ("site.thanks", "leadkit.E098")
+
+
+def test_form_aliases_map_a_kits_fields_onto_leadkits() -> None:
+    aliases = {"Telefon": "phone", "imie": "name", "order[Phone]": "phone", "e-mail_2": "email", "Kraj": "country"}
+
+    assert load({"site.form_aliases": aliases}).site.form_aliases == {
+        "telefon": "phone", "imie": "name", "order[phone]": "phone", "e-mail_2": "email", "kraj": "country"}
+
+
+def test_form_aliases_may_name_a_field_twice_for_one_field() -> None:
+    assert load({"site.form_aliases": {"Tel": "phone", "tel": "phone"}}).site.form_aliases == {"tel": "phone"}
+
+
+@pytest.mark.parametrize(("aliases", "key", "value"), [
+    pytest.param({"telefon": "fax"}, "site.form_aliases.telefon", "fax", id="not-a-leadkit-field"),
+    pytest.param({"telefon": "Phone"}, "site.form_aliases.telefon", "Phone", id="leadkit-field-upper-case"),
+    pytest.param({"telefon": 1}, "site.form_aliases.telefon", 1, id="not-text"),
+    pytest.param({"tele fon": "phone"}, "site.form_aliases", {"tele fon": "phone"}, id="space-in-name"),
+    pytest.param({"x" * 65: "phone"}, "site.form_aliases", {"x" * 65: "phone"}, id="name-too-long"),
+    pytest.param({"": "phone"}, "site.form_aliases", {"": "phone"}, id="empty-name"),
+    pytest.param({"Tel": "phone", "tel": "name"}, "site.form_aliases.tel", "name", id="two-cases-two-fields"),
+    pytest.param(["telefon"], "site.form_aliases", ["telefon"], id="not-a-table"),
+])
+def test_bad_form_aliases(aliases: Any, key: str, value: Any) -> None:
+    problem = the_problem({"site.form_aliases": aliases})
+
+    assert (problem.key, problem.id, problem.value) == (key, "leadkit.E044", value)
+
+
+def test_jinja_globs() -> None:
+    assert load({"site.jinja": ["*.html", "promo/*.html", "*.html"]}).site.jinja == ("*.html", "promo/*.html")
+
+
+@pytest.mark.parametrize("globs", [["/index.html"], ["../*.html"], ["promo\\*.html"], ["promo//*.html"], [""], [3],
+                                   "*.html"])
+def test_bad_jinja_globs(globs: Any) -> None:
+    problem = the_problem({"site.jinja": globs})
+
+    assert (problem.key, problem.id, problem.value) == ("site.jinja", "leadkit.E045", globs)
+
+
+# -- [[landing]] -------------------------------------------------------------------------------
+
+SK = {"name": "sk", "path": "/sk/", "offer": 402, "country": "sk"}
+
+
+def load_landings(landings: list[Any], overrides: dict[str, Any] | None = None, *, offer: bool = True) -> Config:
+    given = sections(overrides)
+    if not offer:
+        del given["offer"]
+    return load_config(environ={}, landing=landings, **given)
+
+
+def landing_problems(landings: list[Any], overrides: dict[str, Any] | None = None, *,
+                     offer: bool = True) -> list[tuple[str | None, str]]:
+    with pytest.raises(ConfigError) as info:
+        load_landings(landings, overrides, offer=offer)
+    return [(p.key, p.id) for p in info.value.problems]
+
+
+def test_a_landing_is_read_with_its_own_offer(tmp_path: Path) -> None:
+    pages = kit(tmp_path / "quiz-sk")
+
+    config = load_landings([{**SK, "path": "/sk", "pages": str(pages), "flow": 43, "countries": ["sk", "cz"],
+                             "fields": {"currency": "eur"}, "thanks": "ok.php"}])
+
+    [landing] = config.landings
+    assert (landing.name, landing.path, landing.host, landing.pages, landing.thanks) == (
+        "sk", "/sk/", None, pages.resolve(), "ok.php")
+    offer = landing.offer
+    assert (offer.offer, offer.flow, offer.country, offer.countries, offer.source, offer.fields) == (
+        402, 43, "sk", ("SK", "CZ"), None, {"currency": "eur"})
+    assert config.offer.offer == 217
+
+
+def test_a_landing_inherits_the_offer_keys_it_does_not_give() -> None:
+    config = load_landings([{"name": "ua", "host": "UA.Example.com", "offer": 403}],
+                           {"network.role": "ext", "offer.flow": 42, "offer.countries": ["kz", "kg"],
+                            "offer.source": "77", "offer.fields": {"base": 9900}})
+
+    [landing] = config.landings
+    assert landing.host == "ua.example.com"
+    assert landing.offer == OfferConfig(offer=403, flow=42, country="kz", countries=("KZ", "KG"), source="77",
+                                        fields={"base": 9900})
+
+
+def test_a_landings_fields_replace_the_offers() -> None:
+    config = load_landings([{**SK, "fields": {"currency": "eur"}}], {"offer.fields": {"base": 9900}})
+
+    assert config.landings[0].offer.fields == {"currency": "eur"}
+
+
+def test_with_landings_offer_may_be_left_out() -> None:
+    config = load_landings([{**SK, "flow": 43}, {"name": "ua", "path": "/ua/", "offer": 403, "country": "ua",
+                                                  "flow": 44}], offer=False)
+
+    assert config.offer == config.landings[0].offer
+    assert (config.offer.offer, config.offer.country, config.offer.flow) == (402, "sk", 43)
+    assert config.landings[1].offer.offer == 403
+
+
+def test_without_offer_each_landing_needs_its_offer_and_country() -> None:
+    assert landing_problems([{"name": "sk", "path": "/sk/", "flow": 43}], offer=False) == [
+        ("landing[sk].offer", "leadkit.E104"), ("landing[sk].country", "leadkit.E106")]
+    with pytest.raises(ConfigError) as info:
+        load_landings([{"name": "sk", "path": "/sk/", "flow": 43}], offer=False)
+    assert info.value.problems[0].message == ("landing[sk].offer is required: set it in this landing, or in [offer] "
+                                              "for every landing")
+
+
+def test_without_offer_the_offer_rules_are_the_landings() -> None:
+    assert landing_problems([SK], offer=False) == [("landing[sk].flow", "leadkit.E090")]
+
+
+def test_an_offer_section_given_is_still_a_whole_offer() -> None:
+    # [offer] with some keys is the default landing's offer: it needs its own id, as without landings.
+    assert landing_problems([{**SK, "flow": 43}], {"offer.offer": DROP}) == [("offer.offer", "leadkit.E020")]
+
+
+@pytest.mark.parametrize("landings", [[], None], ids=["empty-list", "none"])
+def test_without_landings_offer_stays_required(landings: Any) -> None:
+    given = sections()
+    del given["offer"]
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={}, landing=landings, **given)
+
+    assert [(p.key, p.id) for p in info.value.problems] == [("offer.offer", "leadkit.E020"),
+                                                            ("offer.country", "leadkit.E021"),
+                                                            ("offer.flow", "leadkit.E090")]
+
+
+@pytest.mark.parametrize(("landing", "key", "id", "value"), [
+    pytest.param({"name": "SK"}, "landing[0].name", "leadkit.E100", "SK", id="name-upper-case"),
+    pytest.param({"name": "-sk"}, "landing[0].name", "leadkit.E100", "-sk", id="name-starts-with-dash"),
+    pytest.param({"name": "s" * 41}, "landing[0].name", "leadkit.E100", "s" * 41, id="name-too-long"),
+    pytest.param({"name": 5}, "landing[0].name", "leadkit.E100", 5, id="name-number"),
+    pytest.param({"name": None}, "landing[0].name", "leadkit.E100", None, id="name-missing"),
+    pytest.param({"path": "sk/"}, "landing[sk].path", "leadkit.E101", "sk/", id="path-relative"),
+    pytest.param({"path": "/a//b/"}, "landing[sk].path", "leadkit.E101", "/a//b/", id="path-double-slash"),
+    pytest.param({"path": "/../sk/"}, "landing[sk].path", "leadkit.E101", "/../sk/", id="path-dot-dot"),
+    pytest.param({"path": "/a/./b/"}, "landing[sk].path", "leadkit.E101", "/a/./b/", id="path-dot"),
+    pytest.param({"path": "/sk/?x=1"}, "landing[sk].path", "leadkit.E101", "/sk/?x=1", id="path-query"),
+    pytest.param({"path": None, "host": "sk.example.com:8080"}, "landing[sk].host", "leadkit.E102",
+                 "sk.example.com:8080", id="host-with-port"),
+    pytest.param({"path": None, "host": "https://sk.example.com"}, "landing[sk].host", "leadkit.E102",
+                 "https://sk.example.com", id="host-url"),
+    pytest.param({"path": None, "host": "*.example.com"}, "landing[sk].host", "leadkit.E102", "*.example.com",
+                 id="host-wildcard"),
+    pytest.param({"path": None, "host": "-sk.example.com"}, "landing[sk].host", "leadkit.E102", "-sk.example.com",
+                 id="host-label-dash"),
+    pytest.param({"pages": "/nonexistent/quiz-sk"}, "landing[sk].pages", "leadkit.E103", "/nonexistent/quiz-sk",
+                 id="pages-missing"),
+    pytest.param({"offer": "four"}, "landing[sk].offer", "leadkit.E104", "four", id="offer-text"),
+    pytest.param({"offer": 0}, "landing[sk].offer", "leadkit.E104", 0, id="offer-zero"),
+    pytest.param({"flow": -1}, "landing[sk].flow", "leadkit.E105", -1, id="flow-negative"),
+    pytest.param({"country": "zz"}, "landing[sk].country", "leadkit.E106", "zz", id="country-unknown"),
+    pytest.param({"countries": []}, "landing[sk].countries", "leadkit.E107", [], id="countries-empty"),
+    pytest.param({"source": " "}, "landing[sk].source", "leadkit.E108", " ", id="source-blank"),
+    pytest.param({"fields": {"base": True}}, "landing[sk].fields.base", "leadkit.E109", True, id="fields-bool"),
+    pytest.param({"thanks": "/ok.php"}, "landing[sk].thanks", "leadkit.E110", "/ok.php", id="thanks-absolute"),
+    pytest.param({"thanks": "../ok.php"}, "landing[sk].thanks", "leadkit.E110", "../ok.php", id="thanks-dot-dot"),
+])
+def test_each_bad_landing_key_is_named_by_the_landing(landing: dict[str, Any], key: str, id: str,
+                                                       value: Any) -> None:
+    given = {key: value for key, value in {**SK, **landing}.items() if value is not None}
+
+    problem = the_problem(landing=[given])
+
+    assert (problem.key, problem.id, problem.value) == (key, id, value)
+    assert problem.message.startswith(f"{key} ")
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/sk", "/sk/"), ("/sk/", "/sk/"), ("/promo/sk-2/", "/promo/sk-2/"),
+                                                ("/", "/"), ("/leadkitx/", "/leadkitx/")])
+def test_landing_paths_end_with_a_slash(path: str, expected: str) -> None:
+    assert load_landings([{**SK, "path": path}]).landings[0].path == expected
+
+
+def test_an_unknown_landing_key_suggests_the_known_one() -> None:
+    problem = the_problem(landing=[{**SK, "pagse": "kits/sk"}])
+
+    assert (problem.key, problem.id, problem.value) == ("landing[sk].pagse", "leadkit.E009", None)
+    assert problem.message == "unknown key landing[sk].pagse; did you mean 'pages'?"
+
+
+def test_a_landing_with_a_bad_name_is_named_by_its_index() -> None:
+    assert landing_problems([SK, {**SK, "name": "Bad Name", "path": "/b/", "pgaes": 1}]) == [
+        ("landing[1].pgaes", "leadkit.E009"), ("landing[1].name", "leadkit.E100")]
+
+
+@pytest.mark.parametrize("given", [{"name": "sk"}, "sk", ("sk",)], ids=["table", "text", "tuple"])
+def test_landing_must_be_a_list_of_tables(given: Any) -> None:
+    problem = the_problem(landing=given if isinstance(given, dict) else [given])
+
+    assert problem.id == "leadkit.E008"
+    assert problem.key == ("[landing]" if isinstance(given, dict) else "landing[0]")
+
+
+def test_a_single_landing_table_in_a_file_says_to_write_double_brackets(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL_TOML + '\n[landing]\nname = "sk"\npath = "/sk/"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+
+    [problem] = info.value.problems
+    assert (problem.key, problem.id) == ("[landing]", "leadkit.E008")
+    assert "[[landing]] in the file" in problem.message
+
+
+def test_a_misspelt_landing_section_suggests_landing() -> None:
+    problem = the_problem(landings=[SK])
+
+    assert (problem.key, problem.id) == ("[landings]", "leadkit.E007")
+    assert "did you mean 'landing'?" in problem.message
+
+
+# -- the rules of [[landing]] ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("landing", "fragment"), [
+    pytest.param({"path": None}, "is missing, and so is the host", id="neither"),
+    pytest.param({"host": "sk.example.com"}, "is given, and so is the host ('sk.example.com')", id="both"),
+])
+def test_a_landing_has_a_path_or_a_host(landing: dict[str, Any], fragment: str) -> None:
+    problem = the_problem(landing=[{key: value for key, value in {**SK, **landing}.items() if value is not None}])
+
+    assert (problem.key, problem.id) == ("landing[sk].path", "leadkit.E111")
+    assert fragment in problem.message
+
+
+def test_landing_names_paths_and_hosts_are_unique() -> None:
+    landings = [SK, {**SK, "path": "/sk"}, {**SK, "name": "ua", "path": None, "host": "ua.example"},
+                {**SK, "name": "ua2", "path": None, "host": "UA.example"}]
+    landings = [{key: value for key, value in each.items() if value is not None} for each in landings]
+
+    with pytest.raises(ConfigError) as info:
+        load_landings(landings)
+
+    assert [(p.key, p.id, p.value) for p in info.value.problems] == [
+        ("landing[1].name", "leadkit.E112", "sk"), ("landing[1].path", "leadkit.E113", "/sk/"),
+        ("landing[ua2].host", "leadkit.E114", "ua.example")]
+    assert info.value.problems[0].message == ("landing[1].name is 'sk', as in landing[sk]: give each landing its "
+                                              "own name")
+
+
+@pytest.mark.parametrize(("mount", "path"), [("/leadkit", "/leadkit/"), ("/leadkit", "/leadkit/sk/"),
+                                             ("/shop/lk", "/shop/lk")])
+def test_a_landing_path_may_not_lie_under_the_mount(mount: str, path: str) -> None:
+    problem = the_problem({"site.mount": mount}, landing=[{**SK, "path": path}])
+
+    assert (problem.key, problem.id) == ("landing[sk].path", "leadkit.E115")
+    assert f"lies under site.mount ({mount!r})" in problem.message
+
+
+def test_a_landing_path_may_hold_the_mount() -> None:
+    assert load_landings([{**SK, "path": "/shop/"}], {"site.mount": "/shop/lk"}).landings[0].path == "/shop/"
+
+
+@pytest.mark.parametrize(("landing", "overrides", "key", "id"), [
+    pytest.param({"flow": None}, {"network.role": "comp", "offer.flow": DROP}, None, None, id="comp-no-flow"),
+    pytest.param({"source": "7"}, {}, "landing[sk].source", "leadkit.E091", id="source-with-wm"),
+    pytest.param({"source": "7"}, {"network.role": "ext"}, None, None, id="source-with-ext"),
+    pytest.param({"fields": {"colour": "red"}}, {}, "landing[sk].fields.colour", "leadkit.E092",
+                 id="field-dalead"),
+    pytest.param({"fields": {"params": {"a": 1}}}, {"network.dialect": "moe"}, None, None, id="field-moe"),
+])
+def test_the_offer_rules_hold_for_each_landing(landing: dict[str, Any], overrides: dict[str, Any],
+                                               key: str | None, id: str | None) -> None:
+    given = [{key: value for key, value in {**SK, **landing}.items() if value is not None}]
+    if key is None:
+        load_landings(given, overrides)
+    else:
+        assert landing_problems(given, overrides) == [(key, id)]
+
+
+def test_a_landing_with_its_own_flow_mends_a_missing_one() -> None:
+    assert landing_problems([{**SK, "flow": 43}, {**SK, "name": "ua", "path": "/ua/"}], {"offer.flow": DROP}) == [
+        ("offer.flow", "leadkit.E090")]  # the landing without a flow inherits offer's problem, told once
+
+
+def test_an_inherited_offer_problem_is_told_once() -> None:
+    assert landing_problems([SK, {**SK, "name": "ua", "path": "/ua/"}], {"offer.fields": {"colour": "red"}}) == [
+        ("offer.fields.colour", "leadkit.E092")]
+
+
+def test_a_landings_thanks_is_in_its_own_pages(tmp_path: Path) -> None:
+    own = kit(tmp_path / "quiz-sk", "ok.php")
+    site = kit(tmp_path / "zdrowie-pl", "dziekujemy.html")
+
+    config = load_landings([{**SK, "pages": str(own), "thanks": "ok.php"}], {"site.pages": str(site)})
+    assert config.landings[0].thanks == "ok.php"
+    assert landing_problems([{**SK, "pages": str(own), "thanks": "dziekujemy.html"}], {"site.pages": str(site)}) == [
+        ("landing[sk].thanks", "leadkit.E116")]
+
+
+def test_a_landing_without_pages_has_its_thanks_in_site_pages(tmp_path: Path) -> None:
+    site = kit(tmp_path / "zdrowie-pl", "dziekujemy.html")
+
+    config = load_landings([{**SK, "thanks": "dziekujemy.html"}], {"site.pages": str(site)})
+
+    assert config.for_landing(config.landings[0]).site.thanks == "dziekujemy.html"
+    assert landing_problems([{**SK, "thanks": "ok.php"}], {"site.pages": str(site)}) == [
+        ("landing[sk].thanks", "leadkit.E116")]
+
+
+def test_a_landings_thanks_needs_pages() -> None:
+    problem = the_problem(landing=[{**SK, "thanks": "ok.php"}])
+
+    assert (problem.key, problem.id, problem.value) == ("landing[sk].thanks", "leadkit.E116", "ok.php")
+    assert "needs landing.pages or site.pages" in problem.message
+
+
+def test_the_journal_may_not_lie_in_a_landings_pages(tmp_path: Path) -> None:
+    pages = kit(tmp_path / "quiz-sk")
+
+    problem = the_problem({"journal.path": str(pages / "data" / "leads.db")},
+                          landing=[{**SK, "pages": str(pages)}])
+
+    assert (problem.key, problem.id, problem.value) == ("landing[sk].pages", "leadkit.E117", pages.resolve())
+    assert "holds journal.path" in problem.message
+
+
+def test_every_landing_problem_is_reported_at_once() -> None:
+    landings = [{"name": "sk", "offer": "x"}, {"name": "sk", "path": "/leadkit/"}, {"path": "/b/", "colour": 1}]
+
+    problems = landing_problems(landings, {"network.role": "webmaster"}, offer=False)
+
+    assert problems == [
+        ("network.role", "leadkit.E012"),
+        ("landing[sk].offer", "leadkit.E104"), ("landing[sk].country", "leadkit.E106"),
+        ("landing[1].offer", "leadkit.E104"), ("landing[1].country", "leadkit.E106"),
+        ("landing[2].colour", "leadkit.E009"), ("landing[2].name", "leadkit.E100"),
+        ("landing[2].offer", "leadkit.E104"), ("landing[2].country", "leadkit.E106"),
+        ("landing[sk].path", "leadkit.E111"),
+        ("landing[1].name", "leadkit.E112"), ("landing[1].path", "leadkit.E115")]
+
+
+# -- a landing's configuration -------------------------------------------------------------------
+
+
+def test_for_landing(tmp_path: Path) -> None:
+    site, own = kit(tmp_path / "site", "ok.php"), kit(tmp_path / "own", "ok.php")
+    config = load_landings([{**SK, "pages": str(own), "thanks": "ok.php"},
+                            {**SK, "name": "own", "path": "/own/", "pages": str(own)},
+                            {**SK, "name": "bare", "path": "/bare/", "offer": 404}],
+                           {"site.pages": str(site), "site.thanks": "ok.php", "site.mount": "/lk"})
+    sk, own_pages, bare = config.landings
+
+    assert config.for_landing(None) is config
+    served = config.for_landing(sk)
+    assert (served.offer, served.site.pages, served.site.thanks, served.landings) == (
+        sk.offer, own.resolve(), "ok.php", ())
+    assert (served.network, served.journal, served.site.mount, served.site.secret) == (
+        config.network, config.journal, "/lk", SECRET)
+    assert config.for_landing(own_pages).site.thanks is None  # its kit's own page, found in it
+    served = config.for_landing(bare)
+    assert (served.offer.offer, served.site.pages, served.site.thanks) == (404, site.resolve(), "ok.php")
+    assert config.landings == (sk, own_pages, bare)
+
+
+def test_a_landing_by_name() -> None:
+    config = load_landings([SK, {**SK, "name": "ua", "path": "/ua/"}])
+
+    assert config.landing("ua") is config.landings[1]
+    with pytest.raises(KeyError) as info:
+        config.landing("cz")
+    assert info.value.args[0] == "no [[landing]] is named 'cz' (the landings: 'sk', 'ua')"
+    with pytest.raises(KeyError, match=r"the landings: none"):
+        load().landing("sk")
+
+
+# -- landings from a file, from Django, from Python ------------------------------------------------
+
+README_EXAMPLE = "[site]" + README.split("```toml\n[site]", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_landing_example_loads(tmp_path: Path) -> None:
+    kit(tmp_path / "kits" / "zdrowie-pl"), kit(tmp_path / "kits" / "quiz-sk")
+    data = tomllib.loads(README_EXAMPLE)
+    assert [landing["name"] for landing in data["landing"]] == ["sk"]
+    data["network"].update(api="https://lk.dalead.pro/api", key=KEY)
+    data["site"]["secret"] = SECRET
+    data["offer"] = {"offer": 217, "flow": 42, "country": "pl"}
+
+    config = config_from_mapping(data, environ={}, base_dir=tmp_path)
+
+    assert (config.site.pages, config.site.thanks) == ((tmp_path / "kits" / "zdrowie-pl").resolve(), "ok.php")
+    assert config.site.form_aliases == {"telefon": "phone", "imie": "name"}
+    assert config.network.prefer_thanks is False
+    [sk] = config.landings
+    assert (sk.name, sk.path, sk.pages, sk.thanks) == ("sk", "/sk/", (tmp_path / "kits" / "quiz-sk").resolve(),
+                                                       "ok.php")
+    assert (sk.offer.offer, sk.offer.flow, sk.offer.country) == (402, 42, "sk")
+
+
+def test_landings_in_a_file_without_offer(tmp_path: Path) -> None:
+    text = MINIMAL_TOML.split("[offer]")[0] + MINIMAL_TOML.split('country = "kz"\n')[1] + (
+        '\n[[landing]]\nname = "sk"\nhost = "sk.example.com"\noffer = 402\nflow = 42\ncountry = "sk"\n'
+        '\n[[landing]]\nname = "ua"\npath = "/ua"\noffer = 403\nflow = 43\ncountry = "ua"\npages = "ua"\n')
+    (tmp_path / "conf" / "ua").mkdir(parents=True)
+    path = write(tmp_path / "conf", text)
+
+    config = load_config(path, environ={})
+
+    assert [(landing.name, landing.offer.offer) for landing in config.landings] == [("sk", 402), ("ua", 403)]
+    assert config.landings[1].pages == (tmp_path / "conf" / "ua").resolve()
+    assert config.offer.offer == 402
+
+
+def test_landings_from_an_argument_replace_the_files(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL_TOML + '\n[[landing]]\nname = "sk"\npath = "/sk/"\noffer = 402\n')
+
+    config = load_config(path, environ={}, landing=({"name": "ua", "path": "/ua/", "offer": 403},))
+
+    assert [landing.name for landing in config.landings] == ["ua"]
+
+
+def test_landings_from_a_django_style_mapping(tmp_path: Path) -> None:
+    (tmp_path / "kits" / "sk").mkdir(parents=True)
+    data = {"network": {"api": "https://lk.dalead.pro/api", "key": KEY}, "site": {"secret": SECRET},
+            "landing": [{"name": "sk", "path": "/sk/", "pages": "kits/sk", "offer": 402, "flow": 42,
+                         "country": "sk"}]}
+
+    config = config_from_mapping(data, environ={}, base_dir=tmp_path, source="settings.LEADKIT")
+
+    assert config.landings[0].pages == (tmp_path / "kits" / "sk").resolve()
+    assert config.offer.offer == 402
+    data["landing"] = [{"name": "sk", "path": "/sk/"}]
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data, environ={}, base_dir=tmp_path, source="settings.LEADKIT")
+    assert info.value.keys == ("landing[sk].offer", "landing[sk].country", "landing[sk].flow")
+    assert info.value.source == "settings.LEADKIT"
+
+
+def test_the_journal_is_read_from_a_file_with_landings(tmp_path: Path) -> None:
+    text = ('[network]\napi = "https://lk.dalead.pro/api"\n\n[journal]\npath = "leads.db"\n\n'
+            '[[landing]]\nname = "sk"\npath = "/sk/"\noffer = 402\nflow = 42\ncountry = "sk"\n')
+
+    journal = load_journal_config(write(tmp_path, text), environ={})
+
+    assert journal.path == (tmp_path / "leads.db").resolve()
+
+
+def test_the_journal_reader_checks_the_landings_too(tmp_path: Path) -> None:
+    text = '[network]\napi = "https://lk.dalead.pro/api"\n\n[[landing]]\nname = "sk"\npath = "/sk/"\n'
+    with pytest.raises(ConfigError) as info:
+        load_journal_config(write(tmp_path, text), environ={})
+
+    assert info.value.keys == ("landing[sk].offer", "landing[sk].country", "landing[sk].flow")
+
+
+def test_a_landing_made_in_python_is_checked_and_normalized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sk").mkdir()
+    monkeypatch.chdir(tmp_path)
+    offer = OfferConfig(offer=402, country="sk", flow=42)
+
+    landing = Landing(name="sk", path="/sk", host=None, pages=Path("sk"), thanks=None, offer=offer)
+
+    assert (landing.path, landing.pages) == ("/sk/", (tmp_path / "sk").resolve())
+    with pytest.raises(ConfigError) as info:
+        Landing(name="sk", path="sk", host="Sk.Example:80", pages=None, thanks="../ok.php", offer=offer)
+    assert [(p.key, p.id) for p in info.value.problems] == [
+        ("landing[sk].path", "leadkit.E101"), ("landing[sk].host", "leadkit.E102"),
+        ("landing[sk].thanks", "leadkit.E110")]
+    with pytest.raises(ConfigError) as info:
+        Landing(name="Sk", path="/sk/", host=None, pages=None, thanks=None, offer=offer)
+    assert info.value.keys == ("landing.name",)
+
+
+def test_a_config_made_in_python_checks_its_landings() -> None:
+    config = load()
+    offer = OfferConfig(offer=402, country="sk", source="7")
+    sk = Landing(name="sk", path="/sk/", host=None, pages=None, thanks=None, offer=offer)
+
+    with pytest.raises(ConfigError) as info:
+        Config(network=config.network, offer=config.offer, site=config.site, landings=(sk, sk))
+
+    assert [(p.key, p.id) for p in info.value.problems] == [
+        ("landing[sk].flow", "leadkit.E090"), ("landing[sk].source", "leadkit.E091"),
+        ("landing[1].name", "leadkit.E112"), ("landing[1].path", "leadkit.E113"),
+        ("landing[1].flow", "leadkit.E090"), ("landing[1].source", "leadkit.E091")]
+
+
+def test_the_landing_section_declares_the_readme_rows() -> None:
+    assert [s.name for s in LandingConfig.settings] == [
+        "landing.name", "landing.path", "landing.host", "landing.pages", "landing.offer", "landing.flow",
+        "landing.country", "landing.countries", "landing.source", "landing.fields", "landing.thanks"]
+    assert [s.id for s in LandingConfig.settings] == [f"leadkit.E{n}" for n in range(100, 111)]
+    assert [s.name for s in SETTINGS[-len(LandingConfig.settings):]] == [s.name for s in LandingConfig.settings]

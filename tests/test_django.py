@@ -217,6 +217,24 @@ def test_leadkit_with_a_toml_file_still_wraps_django(tmp_path: Path, network: Sa
     assert '<input type="hidden" name="sub2" value="t">' in page
 
 
+def test_a_form_for_a_landing_sends_that_landing_s_offer(tmp_path: Path, network: SandboxNetwork) -> None:
+    network.reset(offers={217: [42], 402: [43]})
+    setting = {**leadkit_setting(api=network.url, journal={"path": str(tmp_path / "leadkit.db")},
+                                 site={"min_fill_seconds": 0}),
+               "landing": [{"name": "sk", "path": "/sk/", "offer": 402, "flow": 43, "country": "sk"}]}
+    with override_settings(LEADKIT=setting), wrap(get_wsgi_application()) as kit:
+        request = RequestFactory().get("/")
+        request.environ["leadkit"] = kit
+        page = engines["django"].from_string('{% load leadkit %}{% leadkit_form landing="sk" %}').render({}, request)
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
+        assert hidden["lk_landing"] == "sk"
+        response = Client(kit).post("/leadkit/order", data={**hidden, "name": "Ján", "phone": "0912345678"},
+                                    headers={"Origin": "http://localhost"})
+    assert response.status_code == 303
+    fields = network.accepted()[0].fields
+    assert (fields["offer"], fields["flow"], fields["country"]) == ("402", "43", "sk")
+
+
 # -- the template tags ------------------------------------------------------------------------
 
 def test_the_tags_without_the_middleware_render_a_comment_and_the_bare_url(caplog: pytest.LogCaptureFixture) -> None:

@@ -42,7 +42,7 @@ def expected_fields(role: str, dialect: str, lead_id: str | None) -> dict[str, s
 def write_site(folder: Path, api: str, role: str, dialect: str) -> Path:
     pages = folder / "landing"
     pages.mkdir(exist_ok=True)
-    (pages / "index.html").write_text(LANDING)
+    (pages / "index.jinja").write_text(LANDING)  # a page of its own, opted in as a template
     (pages / "style.css").write_text("body{color:#222}")
     offer = {"wm": "flow = 42", "ext": 'source = "77"', "comp": ""}[role]
     config = folder / "leadkit.toml"

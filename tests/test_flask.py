@@ -70,3 +70,26 @@ def test_the_example_prelanding_to_landing_to_order(tmp_path: Path) -> None:
         (lead,) = sandbox.accepted()
     assert (lead.fields["utm_source"], lead.fields["sub1"], lead.fields["phone"]) == ("flask", "click-9",
                                                                                        "77001234567")
+
+
+def test_two_forms_on_a_page_and_a_landing_s_form(tmp_path: Path) -> None:
+    from flask import Flask, render_template_string
+
+    from leadkit.flask import init_app
+
+    app = Flask(__name__)
+    config = make_config(landing=[{"name": "sk", "path": "/sk/", "offer": 402, "flow": 43, "country": "sk"}])
+    init_app(app, config)
+
+    @app.route("/")
+    def landing() -> str:
+        return render_template_string("{{ leadkit_form() }}<hr>{{ leadkit_form(landing='sk') }}")
+
+    html = app.test_client().get("/").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)) and "lk-phone" in ids and "lk2-phone" in ids, "each form its own ids"
+    assert html.count("<style") == 1, "the form's CSS once"
+    second = html[html.index("<hr>"):]
+    assert '<input type="hidden" name="lk_landing" value="sk">' in second
+    assert "lk_landing" not in html[:html.index("<hr>")]
+    assert 'placeholder="+421 912 123 456"' in second, "the Slovak offer's phone format"

@@ -1,19 +1,22 @@
-"""What /leadkit/health says (leadkit.health): the status from the journal, who may see the counts,
-and the ``site.health_token`` setting that decides it. The route itself: tests/test_middleware.py."""
+"""What /leadkit/health says (leadkit.health): the status from the journal, who may see the counts
+(and the counts per landing), and the ``site.health_token`` setting that decides it. The route itself:
+tests/test_middleware.py; here only that the counts per landing reach the operator and nobody else."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+from werkzeug.test import Client
 
 from failing_journal import FailingJournal
+from leadkit import LeadKit
 from leadkit.config import ConfigError, config_from_mapping
 from leadkit.health import RECENT, check_health, token_access
 from leadkit.journal import Entry, Outcome, SQLiteJournal
-from support import HEALTH_TOKEN, KEY, SECRET
+from support import HEALTH_TOKEN, KEY, SECRET, make_config
 
 NOW = time.time()
 
@@ -41,6 +44,7 @@ def test_a_healthy_journal_is_ok_with_its_counts(journal: SQLiteJournal) -> None
     assert (health.status, health.code) == ("ok", 200)
     assert health.details["leads"] == {"pending": 0, "delivered": 0, "rejected": 0, "dead": 0}
     assert health.details["counters"] == {} and health.details["oldest_pending_age"] is None
+    assert "landings" not in health.details, "no leads, no landings"
 
 
 @pytest.mark.parametrize("failing", [
@@ -71,6 +75,108 @@ def test_recent_refusals_because_of_the_site_make_it_degraded(journal: SQLiteJou
 def test_degraded_does_not_hide_an_unwritable_journal(journal: SQLiteJournal) -> None:
     refused(journal, "key", NOW - 60)
     assert check_health(FailingJournal(journal, "add"), NOW).status == "unavailable"
+
+
+# -- the counts per landing ------------------------------------------------------------------------
+
+def landed(journal: SQLiteJournal, lead_id: str, landing: str, state: str = "delivered") -> None:
+    """A lead of ``landing`` in ``state`` (a pending one stays held by its writer)."""
+    journal.add(Entry(id=lead_id, call="wm/push", payload={}, landing=landing), owner="o", lease=60, window=0)
+    if state != "pending":
+        journal.record(lead_id, Outcome(state), owner="o")
+
+
+def three_landings(journal: SQLiteJournal) -> None:
+    landed(journal, "d1", "")
+    landed(journal, "s1", "sk")
+    landed(journal, "s2", "sk", "pending")
+    landed(journal, "s3", "sk", "rejected")
+    landed(journal, "q1", "pl-quiz", "pending")
+
+
+#: The counts per landing :func:`three_landings` makes, as health shows them: the default landing as ``-``.
+THREE_LANDINGS = {"-": {"pending": 0, "delivered": 1, "rejected": 0, "dead": 0},
+                  "pl-quiz": {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0},
+                  "sk": {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}}
+
+
+def test_the_counts_per_landing_when_leads_came_from_more_than_one(journal: SQLiteJournal) -> None:
+    three_landings(journal)
+    health = check_health(journal, NOW)
+    assert health.status == "ok" and health.details["landings"] == THREE_LANDINGS
+    assert list(health.details["landings"]) == ["-", "pl-quiz", "sk"]
+    assert health.details["leads"] == {"pending": 2, "delivered": 2, "rejected": 1, "dead": 0}, "the totals stay"
+
+
+@pytest.mark.parametrize("landing", [pytest.param("", id="the-default-landing"), pytest.param("sk", id="sk")])
+def test_leads_of_one_landing_need_no_counts_per_landing(journal: SQLiteJournal, landing: str) -> None:
+    landed(journal, "1", landing)
+    landed(journal, "2", landing, "pending")
+    health = check_health(journal, NOW)
+    assert "landings" not in health.details and health.details["leads"]["delivered"] == 1
+
+
+def test_the_counts_per_landing_also_when_the_journal_cannot_be_written(journal: SQLiteJournal) -> None:
+    three_landings(journal)
+    health = check_health(FailingJournal(journal, "add"), NOW)
+    assert health.status == "unavailable" and health.details["landings"] == THREE_LANDINGS
+
+
+class JournalWithoutLandings(FailingJournal):
+    """A journal of one's own from before landings: its stats count no landings."""
+
+    def stats(self, now: float | None = None) -> dict[str, Any]:
+        stats = super().stats(now)
+        del stats["landings"]
+        return stats
+
+
+def test_a_journal_that_counts_no_landings_is_still_healthy(journal: SQLiteJournal) -> None:
+    three_landings(journal)
+    health = check_health(JournalWithoutLandings(journal), NOW)
+    assert health.status == "ok" and "landings" not in health.details
+    assert health.details["leads"]["delivered"] == 2
+
+
+def statements_of_a_check(journal: SQLiteJournal) -> list[str]:
+    """The SQL a health check runs, in order."""
+    seen: list[str] = []
+    db = journal._connection()
+    db.set_trace_callback(seen.append)
+    try:
+        check_health(journal, NOW)
+    finally:
+        db.set_trace_callback(None)
+    return seen
+
+
+def test_a_check_costs_the_same_however_many_landings(journal: SQLiteJournal) -> None:
+    three_landings(journal)
+    few = statements_of_a_check(journal)
+    for n in range(20):
+        landed(journal, f"more-{n}", f"landing-{n}", ("delivered", "rejected", "pending")[n % 3])
+    many = statements_of_a_check(journal)
+    assert len(many) == len(few) and len(check_health(journal, NOW).details["landings"]) == 23
+    assert len([sql for sql in many if "FROM leads" in sql]) == 1, "one grouped query reads the leads"
+
+
+OPERATOR = {"Authorization": f"Bearer {HEALTH_TOKEN}"}
+
+
+@pytest.mark.parametrize(("headers", "landings"), [
+    pytest.param(OPERATOR, True, id="the-operator"),
+    pytest.param({}, False, id="anyone"),
+])
+def test_the_route_shows_the_counts_per_landing_to_the_operator_only(journal: SQLiteJournal, headers: dict[str, str],
+                                                                     landings: bool) -> None:
+    three_landings(journal)
+    with LeadKit(lambda e, s: [], make_config(site={"health_token": HEALTH_TOKEN}), journal=journal) as kit:
+        response = Client(kit).get("/leadkit/health", headers=headers)
+    assert response.status_code == 200
+    if landings:
+        assert response.json["landings"] == THREE_LANDINGS
+    else:
+        assert response.json == {"status": "ok"}
 
 
 # -- who sees the counts -----------------------------------------------------------------------------

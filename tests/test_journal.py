@@ -430,6 +430,98 @@ def test_stats_without_pending_leads(journal: SQLiteJournal, clock: FakeClock) -
     assert stats["oldest_pending_age"] is None
 
 
+# -- landings --------------------------------------------------------------------------
+
+
+def test_a_lead_keeps_its_landing(journal: SQLiteJournal) -> None:
+    assert add(journal, "default").landing == "", "a lead of the default landing unless told"
+    stored = add(journal, "from-sk", landing="sk")
+    got = journal.get("from-sk")
+    assert stored.landing == "sk" and got is not None and got.landing == "sk"
+    assert [(e.id, e.landing) for e in journal.entries()] == [("default", ""), ("from-sk", "sk")]
+
+
+def test_entries_of_one_landing(journal: SQLiteJournal, clock: FakeClock) -> None:
+    for lead_id, landing in (("a", ""), ("b", "sk"), ("c", "pl-quiz"), ("d", "sk"), ("e", "")):
+        add(journal, lead_id, landing=landing)
+        clock.advance(1)
+    assert journal.record("d", Outcome("delivered"), owner="writer")
+
+    def ids(**filters: Any) -> list[str]:
+        return [e.id for e in journal.entries(**filters)]
+
+    assert ids() == ["a", "b", "c", "d", "e"]
+    assert ids(landing="sk") == ["b", "d"]
+    assert ids(landing="") == ["a", "e"], "the empty name is the default landing, not 'any landing'"
+    assert ids(landing="pl-quiz", state="pending") == ["c"]
+    assert ids(landing="sk", state="pending") == ["b"]
+    assert ids(landing="sk", limit=1) == ["b"]
+    assert ids(landing="nowhere") == []
+
+
+def test_stats_count_each_landing(journal: SQLiteJournal, clock: FakeClock) -> None:
+    assert journal.stats()["landings"] == {}, "no leads, no landings"
+    add(journal, "sk-old", landing="sk")
+    clock.advance(100)
+    settle(journal, "sk-done", landing="sk")
+    settle(journal, "sk-refused", "rejected", landing="sk")
+    add(journal, "default-new")
+    settle(journal, "quiz-done", landing="pl-quiz")
+    clock.advance(20)
+    stats = journal.stats()
+    assert stats["counts"] == {"pending": 2, "delivered": 2, "rejected": 1, "dead": 0}
+    assert stats["oldest_pending_age"] == 120.0
+    assert stats["landings"] == {"": {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0},
+                                 "pl-quiz": {"pending": 0, "delivered": 1, "rejected": 0, "dead": 0},
+                                 "sk": {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}}
+    assert list(stats["landings"]) == ["", "pl-quiz", "sk"], "by name"
+    assert all(list(counts) == list(STATES) for counts in stats["landings"].values())
+    assert sum(c["delivered"] for c in stats["landings"].values()) == stats["counts"]["delivered"]
+
+
+def test_stats_of_one_landing(journal: SQLiteJournal, clock: FakeClock) -> None:
+    add(journal, "sk-old", landing="sk")
+    clock.advance(100)
+    add(journal, "default-new")
+    settle(journal, "default-done")
+    journal.count("bots_honeypot")
+    clock.advance(20)
+    sk = journal.stats(landing="sk")
+    assert sk["counts"] == {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0}
+    assert sk["oldest_pending_age"] == 120.0
+    assert sk["landings"] == {"sk": sk["counts"]}
+    default = journal.stats(landing="")
+    assert default["counts"] == {"pending": 1, "delivered": 1, "rejected": 0, "dead": 0}
+    assert default["oldest_pending_age"] == 20.0, "the default landing's oldest, not the journal's"
+    assert default["counters"] == {"bots_honeypot": 1}, "counters are the whole journal's"
+    nowhere = journal.stats(landing="nowhere")
+    assert (nowhere["counts"], nowhere["oldest_pending_age"], nowhere["landings"]) == (
+        {state: 0 for state in STATES}, None, {})
+
+
+def test_stats_read_the_leads_in_one_grouped_query_however_many_landings(journal: SQLiteJournal) -> None:
+    def statements() -> list[str]:
+        seen: list[str] = []
+        db = journal._connection()
+        db.set_trace_callback(seen.append)
+        try:
+            journal.stats()
+        finally:
+            db.set_trace_callback(None)
+        return seen
+
+    add(journal, "only")
+    one = statements()
+    for n in range(12):
+        settle(journal, f"lead-{n}", ("delivered", "rejected")[n % 2], landing=f"landing-{n}")
+    many = statements()
+    assert len(many) == len(one), many
+    (grouped,) = [sql for sql in many if "FROM leads" in sql]
+    assert "GROUP BY landing, state" in grouped
+    plan = " ".join(row[3] for row in journal._connection().execute(f"EXPLAIN QUERY PLAN {grouped}"))
+    assert "COVERING INDEX leads_landing" in plan, "the counts come from the index, not the rows"
+
+
 # -- the file -----------------------------------------------------------------------
 
 
@@ -592,6 +684,11 @@ INSERT INTO leads (id, created, updated, state, call, payload, attempts, next_at
 INSERT INTO leads (id, created, updated, state, call, payload, next_attempt)
     VALUES ('old-pending', 1700000000, 1700000000, 'pending', 'wm/push', '{"phone": "77011234567"}', 0);
 """
+#: The schema before ``landing`` (with ``bad``): a file made by the leadkit before landings.
+BEFORE_LANDINGS = OLD_SCHEMA + """
+ALTER TABLE leads ADD COLUMN bad TEXT NOT NULL DEFAULT '[]';
+UPDATE leads SET bad = '["phone"]' WHERE id = 'old';
+"""
 
 
 def test_the_fields_the_network_said_were_missing_are_kept(journal: SQLiteJournal) -> None:
@@ -603,23 +700,36 @@ def test_the_fields_the_network_said_were_missing_are_kept(journal: SQLiteJourna
     assert next(journal.entries()).bad == ("phone", "name")
 
 
-def test_a_journal_from_before_gets_the_new_column_and_keeps_its_leads(tmp_path: Path, clock: FakeClock) -> None:
+@pytest.mark.parametrize(("schema", "old_bad"), [
+    pytest.param(OLD_SCHEMA, (), id="the-first-schema"),
+    pytest.param(BEFORE_LANDINGS, ("phone",), id="before-landings"),
+])
+def test_a_journal_from_before_gets_the_new_columns_and_keeps_its_leads(tmp_path: Path, clock: FakeClock,
+                                                                        schema: str, old_bad: tuple[str, ...]) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
-    old.executescript(OLD_SCHEMA)
+    old.executescript(schema)
     old.close()
     journal = SQLiteJournal(path, clock=clock)
     columns = [row[1] for row in journal._connection().execute("PRAGMA table_info(leads)")]
-    assert columns[-1] == "bad"
+    assert columns[-2:] == ["bad", "landing"]
     kept = journal.get("old")
-    assert kept is not None and (kept.state, kept.error_code, kept.bad) == ("rejected", "data", ())
+    assert kept is not None and (kept.state, kept.error_code, kept.bad, kept.landing) == ("rejected", "data",
+                                                                                          old_bad, "")
+    assert [e.landing for e in journal.entries()] == ["", ""], "every old lead came from the default landing"
+    assert sorted(e.id for e in journal.entries(landing="")) == ["old", "old-pending"]
+    assert journal.stats()["landings"] == {"": {"pending": 1, "delivered": 0, "rejected": 1, "dead": 0}}
     assert journal.claim("old-pending", owner="a", lease=60) is not None
     assert journal.record("old-pending", Outcome("rejected", error_code="data", bad=("name",)), owner="a")
+    add(journal, "new", landing="sk")
     journal.close()
     again = SQLiteJournal(path, clock=clock)  # opening it once more changes nothing
     got = again.get("old-pending")
-    assert got is not None and got.bad == ("name",)
+    assert got is not None and (got.bad, got.landing) == (("name",), "")
+    assert [e.id for e in again.entries(landing="sk")] == ["new"]
     assert [row[1] for row in again._connection().execute("PRAGMA table_info(leads)")] == columns
+    indexes = {row[1] for row in again._connection().execute("PRAGMA index_list(leads)")}
+    assert "leads_landing" in indexes, "the index on the added column is made once the column is there"
     again.close()
 
 
@@ -695,7 +805,7 @@ def damage(path: Path) -> None:
         add(journal, f"{i:03d}", payload={"name": "x" * 500})
     journal.close()  # the last connection folds the WAL into the file
     data = bytearray(path.read_bytes())
-    data[4096 * 2:4096 * 6] = junk(4096 * 4)
+    data[4096:] = junk(len(data) - 4096)  # every table's and every index's pages: whatever a read uses
     path.write_bytes(bytes(data))
 
 

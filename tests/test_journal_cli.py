@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -102,12 +103,17 @@ FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!
             "\t=1+1", "\r=1+1"]
 
 
-def journal_with(config_file: Path, *leads: tuple[str, dict[str, str], Outcome]) -> None:
-    """Write leads straight into the journal ``config_file`` names: id, payload, the outcome recorded."""
+def journal_with(config_file: Path, *leads: tuple[str, dict[str, str], Outcome | None],
+                 landings: dict[str, str] | None = None) -> None:
+    """Write leads straight into the journal ``config_file`` names: id, payload, the outcome recorded
+    (None: left pending), each from the landing ``landings`` names for its id (else the default one)."""
     journal = SQLiteJournal(config_file.parent / "leads.db")
     for lead_id, payload, outcome in leads:
-        journal.add(Entry(id=lead_id, call="wm/push", payload=payload), owner="test", lease=60, window=0)
-        journal.record(lead_id, outcome, owner="test")
+        landing = (landings or {}).get(lead_id, "")
+        journal.add(Entry(id=lead_id, call="wm/push", payload=payload, landing=landing), owner="test", lease=60,
+                    window=0)
+        if outcome is not None:
+            journal.record(lead_id, outcome, owner="test")
     journal.close()
 
 
@@ -125,12 +131,12 @@ def test_a_csv_export_never_starts_a_formula(config_file: Path, capsys: pytest.C
     payload = {f"field{n}": text for n, text in enumerate(FORMULAS)}
     payload.update(name=FORMULAS[0], phone="77001234567", comment=FORMULAS[1], utm_source=FORMULAS[3])
     journal_with(config_file, ("=1+1", payload, Outcome("rejected", error_code="data", error_message=FORMULAS[2],
-                                                        bad=("-phone",))))
+                                                        bad=("-phone",))), landings={"=1+1": FORMULAS[3]})
     code, out = run(capsys, "export", "--config", str(config_file))
     header, row = list(csv.reader(io.StringIO(out)))
     cells = dict(zip(header, row))
     assert code == 0 and len(header) == len(row)
-    for name in ("id", "name", "comment", "utm_source", "error_message", "bad",
+    for name in ("id", "landing", "name", "comment", "utm_source", "error_message", "bad",
                  *(f"field{n}" for n in range(len(FORMULAS)))):
         assert cells[name].startswith("'"), (name, cells[name])
     assert cells["name"] == "'" + FORMULAS[0] and cells["field4"] == "'\t=1+1", "the text itself is kept after the '"
@@ -145,6 +151,108 @@ def test_json_lines_keep_every_value_exactly(config_file: Path, capsys: pytest.C
     (line,) = out.strip().splitlines()
     exported = json.loads(line)
     assert exported["payload"] == payload and exported["error_message"] == FORMULAS[2] and exported["bad"] == ["-x"]
+
+
+# -- landings: each lead shows where it came from; one landing's leads ---------------------------------
+
+#: Leads of three landings: the default one (shown as ``-``), ``sk`` and ``pl-quiz``.
+LANDING_LEADS = (("lead-d1", {"name": "Ann", "phone": "77001234567"}, Outcome("delivered", network_id="11")),
+                 ("lead-s1", {"name": "Bob", "phone": "77011234567"}, Outcome("delivered", network_id="12")),
+                 ("lead-s2", {"name": "Cem", "phone": "77021234567"}, Outcome("rejected", error_code="ban")),
+                 ("lead-s3", {"name": "Dan", "phone": "77031234567"}, None),
+                 ("lead-q1", {"name": "Eve", "phone": "77041234567"}, None))
+LANDINGS = {"lead-s1": "sk", "lead-s2": "sk", "lead-s3": "sk", "lead-q1": "pl-quiz"}
+
+
+@pytest.fixture()
+def three_landings(config_file: Path) -> Path:
+    journal_with(config_file, *LANDING_LEADS, landings=LANDINGS)
+    return config_file
+
+
+def listed(out: str) -> dict[str, list[str]]:
+    """``list``'s rows by lead id, split at spaces; the header's words under ``header``."""
+    header, *rows = out.strip().splitlines()
+    return {"header": header.split(), **{row.split()[0]: row.split() for row in rows}}
+
+
+def test_list_shows_each_lead_s_landing(three_landings: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "list", "--config", str(three_landings))
+    rows = listed(out)
+    assert code == 0 and rows["header"][:3] == ["id", "state", "landing"]
+    assert {lead_id: row[2] for lead_id, row in rows.items() if lead_id != "header"} == {
+        "lead-d1": "-", "lead-s1": "sk", "lead-s2": "sk", "lead-s3": "sk", "lead-q1": "pl-quiz"}
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    pytest.param(["--landing", "sk"], ["lead-s1", "lead-s2", "lead-s3"], id="one-landing"),
+    pytest.param(["--landing", "-"], ["lead-d1"], id="the-default-landing-as-dash"),
+    pytest.param(["--landing", ""], ["lead-d1"], id="the-default-landing-by-its-empty-name"),
+    pytest.param(["--landing", "sk", "--state", "pending"], ["lead-s3"], id="with-a-state"),
+    pytest.param(["--landing", "nowhere"], [], id="a-landing-without-leads"),
+])
+def test_list_of_one_landing(three_landings: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                             expected: list[str]) -> None:
+    code, out = run(capsys, "list", *args, "--config", str(three_landings))
+    assert code == 0 and [lead_id for lead_id in listed(out) if lead_id != "header"] == expected
+
+
+def test_show_tells_the_landing(three_landings: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "show", "lead-s1", "--config", str(three_landings))
+    assert code == 0 and json.loads(out)["landing"] == "sk"
+    code, out = run(capsys, "show", "lead-d1", "--config", str(three_landings))
+    assert code == 0 and json.loads(out)["landing"] == "", "the value as stored: the default landing's name is empty"
+
+
+def test_exports_carry_the_landing_and_take_one_landing(three_landings: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "export", "--config", str(three_landings))
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and {r["id"]: r["landing"] for r in rows} == {
+        "lead-d1": "", "lead-s1": "sk", "lead-s2": "sk", "lead-s3": "sk", "lead-q1": "pl-quiz"}
+    assert next(csv.reader(io.StringIO(out)))[:3] == ["id", "state", "landing"]
+    code, out = run(capsys, "export", "--landing", "sk", "--config", str(three_landings))
+    assert code == 0 and [r["id"] for r in csv.DictReader(io.StringIO(out))] == ["lead-s1", "lead-s2", "lead-s3"]
+    code, out = run(capsys, "export", "--format", "jsonl", "--landing", "-", "--config", str(three_landings))
+    (line,) = out.strip().splitlines()
+    assert code == 0 and (json.loads(line)["id"], json.loads(line)["landing"]) == ("lead-d1", "")
+    code, out = run(capsys, "export", "--format", "jsonl", "--landing", "pl-quiz", "--state", "pending",
+                    "--config", str(three_landings))
+    (line,) = out.strip().splitlines()
+    assert code == 0 and (json.loads(line)["id"], json.loads(line)["landing"]) == ("lead-q1", "pl-quiz")
+
+
+def test_stats_count_each_landing(three_landings: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "stats", "--config", str(three_landings))
+    stats = json.loads(out)
+    assert code == 0 and stats["counts"] == {"pending": 2, "delivered": 2, "rejected": 1, "dead": 0}
+    assert stats["landings"] == {"-": {"pending": 0, "delivered": 1, "rejected": 0, "dead": 0},
+                                 "pl-quiz": {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0},
+                                 "sk": {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}}
+
+
+@pytest.mark.parametrize(("label", "counts"), [
+    pytest.param("sk", {"pending": 1, "delivered": 1, "rejected": 1, "dead": 0}, id="sk"),
+    pytest.param("-", {"pending": 0, "delivered": 1, "rejected": 0, "dead": 0}, id="the-default-landing"),
+    pytest.param("nowhere", {"pending": 0, "delivered": 0, "rejected": 0, "dead": 0}, id="no-leads"),
+])
+def test_stats_of_one_landing(three_landings: Path, capsys: pytest.CaptureFixture[str], label: str,
+                              counts: dict[str, int]) -> None:
+    with closing(SQLiteJournal(three_landings.parent / "leads.db")) as journal:
+        journal.count("bots_honeypot")
+    code, out = run(capsys, "stats", "--landing", label, "--config", str(three_landings))
+    stats = json.loads(out)
+    assert code == 0 and stats["landing"] == label and stats["counts"] == counts
+    assert "counters" not in stats, "counters are the whole site's, not one landing's"
+    assert (stats["oldest_pending_age"] is None) == (counts["pending"] == 0)
+
+
+def test_stats_of_a_journal_of_one_landing_need_no_landings(config_file: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    journal_with(config_file, *LANDING_LEADS[1:3], landings=LANDINGS)
+    code, out = run(capsys, "stats", "--config", str(config_file))
+    assert code == 0 and "landings" not in json.loads(out)
+    assert json.loads(out)["counts"] == {"pending": 0, "delivered": 1, "rejected": 1, "dead": 0}
 
 
 # -- reading needs no secrets; a journal that cannot be used is one sentence ---------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
 from leadkit.links import add_tags_to_links, is_landing_link
@@ -48,6 +50,18 @@ def test_which_links_lead_to_a_landing(url: str, expected: bool) -> None:
                  id="not-anchors"),
     pytest.param('<a data-href="/x">', '<a data-href="/x">', id="other-attribute"),
     pytest.param("<p>href=\"/\"</p>", "<p>href=\"/\"</p>", id="text-not-a-tag"),
+    pytest.param('<area shape=rect href="/next">', '<area shape=rect href="/next?utm_source=fb&amp;sub1=a+b">',
+                 id="image-map-area"),
+    pytest.param('<a title="a > b" href="/">', '<a title="a > b" href="/?utm_source=fb&amp;sub1=a+b">',
+                 id="quoted-greater-than"),
+    pytest.param('<a href="/" HREF="/other">', '<a href="/?utm_source=fb&amp;sub1=a+b">', id="duplicate-href"),
+    pytest.param('<a href="/"\nclass="x"/>', '<a href="/?utm_source=fb&amp;sub1=a+b"\nclass="x"/>',
+                 id="rest-of-the-tag-kept"),
+    pytest.param("<script>var a = '<a href=\"/\">';</script>", "<script>var a = '<a href=\"/\">';</script>",
+                 id="inside-script"),
+    pytest.param('<!-- <a href="/"> -->', '<!-- <a href="/"> -->', id="inside-comment"),
+    pytest.param('<style>a[href="/"]{}</style>', '<style>a[href="/"]{}</style>', id="inside-style"),
+    pytest.param('<textarea><a href="/"></textarea>', '<textarea><a href="/"></textarea>', id="inside-textarea"),
 ])
 def test_links_get_the_tags(page: str, expected: str) -> None:
     assert add_tags_to_links(page, TAGS, "promo.example", HOSTS) == expected
@@ -62,3 +76,21 @@ def test_a_page_is_untouched_without_tags() -> None:
     page = '<a href="/">x</a>'
     assert add_tags_to_links(page, {}, "promo.example", HOSTS) is page
     assert add_tags_to_links(page, {"utm_source": ""}, "promo.example", HOSTS) is page
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[list[tuple[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append(attrs)
+
+
+@pytest.mark.parametrize("hostile", ['a" onmouseover="alert(1)', "a href=x onmouseover=alert(1) b"])
+def test_hostile_tag_values_add_no_attribute(hostile: str) -> None:
+    parser = _Links()
+    parser.feed(add_tags_to_links("<a href=/>", {"sub1": hostile}, "promo.example"))
+    (attrs,) = parser.links
+    assert [name for name, _ in attrs] == ["href"]

@@ -34,7 +34,7 @@ def pages(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def client(pages: Path) -> Client:
-    return Client(make_app(make_config(site={"pages": str(pages)})))
+    return Client(make_app(make_config(site={"pages": str(pages), "jinja": ["*.html"]})))
 
 
 @pytest.mark.parametrize(("path", "status", "text"), [
@@ -63,12 +63,13 @@ def test_pages_get_the_form_and_the_tags(client: Client) -> None:
 
 def test_pages_can_extend_the_builtin_layout(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text('{% extends "base.html" %}{% block content %}X{% endblock %}')
-    html = Client(make_app(make_config(site={"pages": str(tmp_path)}))).get("/").get_data(as_text=True)
+    html = Client(make_app(make_config(site={"pages": str(tmp_path), "jinja": ["*.html"]}))).get("/").get_data(
+        as_text=True)
     assert html.startswith("<!doctype html>") and "X" in html
 
 
 def test_without_the_middleware_pages_still_render(pages: Path) -> None:
-    html = Client(PagesApp(pages)).get("/").get_data(as_text=True)
+    html = Client(PagesApp(pages, jinja=["*.html"])).get("/").get_data(as_text=True)
     assert "home" in html
 
 
@@ -83,7 +84,8 @@ def test_links_to_the_site_and_the_landing_hosts_carry_the_visitor_s_tags(tmp_pa
     (tmp_path / "index.html").write_text(
         '<a id="own" href="/offer">own</a> <a id="land" href="https://Landing.example/?lang=en">landing</a> '
         '<a id="other" href="https://news.example/">news</a> <a id="helper" href="{{ landing_url(\'https://x.example/\') }}">')
-    client = Client(make_app(make_config(site={"pages": str(tmp_path), "landing_hosts": ["landing.example"]})))
+    client = Client(make_app(make_config(site={"pages": str(tmp_path), "landing_hosts": ["landing.example"],
+                                               "jinja": ["index.html"]})))
     page = client.get("/?utm_source=fb&sub1=c1").get_data(as_text=True)
     assert '<a id="own" href="/offer?utm_source=fb&amp;sub1=c1">' in page
     assert '<a id="land" href="https://Landing.example/?lang=en&amp;utm_source=fb&amp;sub1=c1">' in page
@@ -211,7 +213,7 @@ def serve_folder(tmp_path: Path, api: str) -> Path:
     """A landing folder served as ``pages = "."``, its configuration inside it with the key and the secret."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "index.html").write_text("<h1>Landing</h1>{{ leadkit_form() }}")
+    (site / "index.jinja").write_text("<h1>Landing</h1>{{ leadkit_form() }}")
     (site / "leadkit.toml").write_text(f"""
 [network]
 api = "{api}"

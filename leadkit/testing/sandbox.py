@@ -146,7 +146,8 @@ class SandboxNetwork:
         prefix = prefix.rstrip("/")
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"prefix must be empty or a path like '/api' (got {prefix!r})")
-        self._offers = {int(o): frozenset(map(int, f)) for o, f in (offers or {217: [42]}).items()}
+        self._made_offers = {int(o): frozenset(map(int, f)) for o, f in (offers or {217: [42]}).items()}
+        self._offers = self._made_offers
         self._banned = frozenset(banned_phones)
         self.autologin, self.drop_unread, self._clock = autologin, drop_unread, clock
         self._host, self._port, self._prefix = host, port, prefix
@@ -241,15 +242,18 @@ class SandboxNetwork:
         with self._lock:
             self._failures.extend([ordered] * count)
 
-    def reset(self, *, role: str | None = None, dialect: str | None = None) -> None:
+    def reset(self, *, role: str | None = None, dialect: str | None = None,
+              offers: Mapping[int, Iterable[int]] | None = None) -> None:
         """Forget leads, orders, pending failures and duplicates (ids start again at 1001), and play
-        the role and dialect given, else those the sandbox was made with."""
+        the role and dialect given, else those the sandbox was made with; ``offers`` (offer id: flow
+        ids) replaces the offers it knows, else they are those it was made with."""
         roles, made_dialect = self._made_as
+        known = self._made_offers if offers is None else {int(o): frozenset(map(int, f)) for o, f in offers.items()}
         if role is not None:
             roles = dict.fromkeys(roles, _one_of("role", role, ROLES))
         dialect = made_dialect if dialect is None else _one_of("dialect", dialect, DIALECTS)
         with self._lock:
-            self._roles, self._dialect = dict(roles), dialect
+            self._roles, self._dialect, self._offers = dict(roles), dialect, known
             self._leads: list[ReceivedLead] = []
             self._reads: list[tuple[str, dict[str, str]]] = []
             self._failures: deque[Failure] = deque()
