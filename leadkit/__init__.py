@@ -7,7 +7,8 @@ for the modules in the order an order passes through them.
 
 __version__ = "0.1.0"
 
-from .config import Config, load_config  # noqa: E402
+from .config import Config  # noqa: E402
+from .config_file import load_config  # noqa: E402
 from .errors import (  # noqa: E402
     ConfigError,
     FormError,

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import Config, config_from_mapping, load_config
+from .config import Config
+from .config_file import config_from_mapping, load_config
 from .errors import LeadkitError
 from .journal_cli import add_journal_commands, run_journal_command
 from .kit import KitFolder
@@ -102,14 +103,20 @@ def _serve(config: Config, host: str, port: int, threads: int, banner: str = "")
         url = f"http://{host}:{int(server.getsockname()[1])}/"
         print(f"leadkit {__version__} serving {url} (role {config.network.role}, dialect {config.network.dialect})"
               + banner.format(url=url), flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        signal.signal(signal.SIGTERM, _stop)
         try:
-            server.run()
+            server.run()  # returns on SystemExit or Ctrl-C, once the requests under way are answered
         except (KeyboardInterrupt, OSError):
             pass
         finally:
             server.close()
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, docker stop): leave waitress' loop now, as Ctrl-C does, rather than close the
+    listening socket and wait for every idle keep-alive connection to time out."""
+    raise SystemExit(0)
 
 
 def demo_config(api: str, key: str) -> Config:

@@ -47,8 +47,9 @@ from django.conf import settings
 from django.core import checks
 from django.utils.safestring import SafeString, mark_safe
 
-from .config import SETTINGS, Config, ConfigError, config_from_mapping
-from .errors import Problem
+from .config import SETTINGS, Config
+from .config_file import config_from_mapping
+from .errors import ConfigError, Problem
 from .logs import logger
 from .middleware import LeadKit, WSGIApp
 from .tags import url_with_tags

@@ -29,7 +29,8 @@ from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any, Iterable, TextIO
 
-from .config import Config, load_config, load_journal_config
+from .config import Config
+from .config_file import load_config, load_journal_config
 from .journal import DEFAULT_LABEL, STATES, Entry, SQLiteJournal, landing_label
 from .network import NetworkClient
 from .relay import Courier, RetryPolicy

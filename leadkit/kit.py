@@ -21,6 +21,7 @@ Reads files; no requests, no rendering.
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import os
 import re
@@ -31,7 +32,7 @@ from typing import Iterable, Mapping
 from .kitpage import KitForm, find_forms
 from .php import PhpBlock, strip_php
 
-__all__ = ["HIDDEN_PATTERNS", "JINJA_PATTERNS", "THANKS_NAMES", "KitFolder", "Page", "PageSurvey", "Survey", "is_hidden", "read_text"]
+__all__ = ["HIDDEN_PATTERNS", "JINJA_PATTERNS", "THANKS_NAMES", "KitFolder", "Page", "PageSurvey", "Survey", "charset_of", "is_hidden", "read_text"]
 
 #: File names (lower-cased) under ``site.pages`` that are never served as they are, in any folder:
 #: configuration and secrets, server code, databases with their companions, logs, editors' and tools'
@@ -193,15 +194,38 @@ class KitFolder:
 
 
 def read_text(path: Path) -> tuple[str, str] | None:
-    """A page's text and the encoding to send it back in: UTF-8 (a byte-order mark kept), else
-    Windows-1251, which old Russian kits are saved in; None when it cannot be read."""
+    """A page's text and the encoding to send it back in: the one its ``<meta charset>`` declares
+    (kits for Poland are often saved in windows-1250, old Russian ones in windows-1251), else UTF-8
+    (a byte-order mark kept), else windows-1251; None when it cannot be read."""
     try:
         data = path.read_bytes()
     except OSError:
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         return data.decode("utf-8-sig", "replace"), "utf-8-sig"
+    declared = _DECLARED_CHARSET.search(data[:4096])
+    if declared:
+        try:
+            name = codecs.lookup(declared.group(1).decode("ascii")).name
+        except (LookupError, UnicodeDecodeError):
+            name = ""
+        if name and name not in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):  # a page in them is no ASCII
+            return data.decode(name, "replace"), name
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return data.decode("cp1251", "replace"), "cp1251"
+
+
+def charset_of(encoding: str) -> str:
+    """The name to put in ``Content-Type`` for a Python codec name (``cp1250``: ``windows-1250``)."""
+    if encoding.startswith("utf-8"):
+        return "utf-8"
+    if re.fullmatch(r"cp125[0-8]", encoding):
+        return f"windows-{encoding[2:]}"
+    if encoding.startswith("iso8859-"):
+        return f"iso-8859-{encoding[8:]}"
+    return encoding.replace("_", "-")
+
+
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{2,40})""", re.IGNORECASE)

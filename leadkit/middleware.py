@@ -20,35 +20,37 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import requests
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Request, Response
 
 from . import __version__
-from .config import CALLS, Config, Landing, load_config
+from .config import CALLS, Config
+from .config_file import load_config
 from .desk import OrderDesk, OrderResult, Submission
 from .errors import FormError
 from .formdata import read_form
-from .formtoken import TOKEN_FIELD, FormTokens
-from .guard import cors_headers, ignored_proxy_hops, origin_of, visitor_scheme
+from .formtoken import FormTokens
+from .guard import cors_headers, ignored_proxy_hops, origin_of
 from .health import check_health, token_access
 from .journal import Journal, SQLiteJournal
-from .kitfields import is_macro, map_fields
-from .kitpage import KitForm, Refill, Rewrite
+from .kitfields import map_fields
+from .kitorders import LANDING_FIELD, PAGE_FIELD, KitPages, is_script, kit_rewrite, refill_for
+from .kitpage import Refill, Rewrite
+from .landings import Landing
 from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
-from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
-from .thanks import LeadCookie
+from .tags import merge_tags
 from .templating import make_environment, template_source
 from .texts import TEXTS
-from .visitor import Visitor, make_visitor
+from .visitor import Visitor
+from .visits import Visits
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -59,17 +61,6 @@ log = logger("leadkit")
 
 #: Any WSGI application (the wrapped site).
 WSGIApp = Callable[["WSGIEnvironment", "StartResponse"], Iterable[bytes]]
-#: The hidden fields leadkit adds to a landing kit's own forms: where the form sits and which it is.
-PAGE_FIELD, FORM_FIELD, LANDING_FIELD = "lk_page", "lk_form", "lk_landing"
-
-
-class KitPages(Protocol):
-    """The standalone server's landing kits (:class:`leadkit.server.Site`), as the middleware uses them."""
-
-    def page_again(self, request: Request, landing: str, path: str, refill: Refill) -> Response | None: ...
-    def thanks_path(self, landing: str) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class LandingDesk:
     """One landing's share of the middleware: its configuration, its desk and its form pages."""
@@ -111,14 +102,11 @@ class LeadKit:
         self.courier = Courier(self.journal, self.network.send, RetryPolicy(settings.retry_base, settings.retry_cap),
                                lease=settings.lease)
         self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age)
-        self.tag_names = self.config.tags.names
-        self.tag_cookie = TagCookie(site.secret, self.tag_names, name=self.config.tags.cookie,
-                                    days=self.config.tags.days)
+        self.visits = Visits(self.config)
         self.tokens = FormTokens(site.secret, site.token_max_age)
         self.landings = {desk.name: desk for desk in map(self._landing_desk, (None, *self.config.landings))}
         self.pages = self.landings[""].pages
         self.desk = self.landings[""].desk
-        self.lead_cookie = LeadCookie(site.secret)
         #: The standalone server's kits (set by :func:`leadkit.server.make_app`): pages shown again with errors,
         #: thank-you pages.
         self.site_pages: KitPages | None = None
@@ -178,11 +166,11 @@ class LeadKit:
 
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ["leadkit"] = self
-        fresh = self._query_tags(environ)
-        environ["leadkit.tags"] = merge_tags(self._cookie_tags(environ), fresh)
+        fresh = self.visits.query_tags(environ)
+        environ["leadkit.tags"] = merge_tags(self.visits.cookie_tags(environ), fresh)
         if not fresh:
             return self.app(environ, start_response)
-        cookie = self._tag_cookie_header(environ, environ["leadkit.tags"])
+        cookie = self.visits.tag_cookie_header(environ, environ["leadkit.tags"])
 
         def start_with_cookie(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [*headers, ("Set-Cookie", cookie)], exc_info)
@@ -208,46 +196,9 @@ class LeadKit:
         except HTTPException as exc:  # an oversized or unreadable body
             return self.pages.message(request, exc.code or 400, exc.description or TEXTS["bad_request"])
 
-    # -- tags -----------------------------------------------------------------
-
-    def _query_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
-        query = environ.get("QUERY_STRING", "")
-        if not query or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return {}
-        return tags_from_query_string(_latin1_to_text(query), self.tag_names, self.config.tags.aliases)
-
-    def _cookie_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
-        return self.tag_cookie.loads(Request(dict(environ)).cookies.get(self.tag_cookie.name))
-
-    def _tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        """``Secure`` when the visitor came over https: to leadkit, or to a trusted proxy that ends TLS."""
-        scheme = visitor_scheme(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"),
-                                self.config.site.trusted_proxies)
-        return dump_cookie(self.tag_cookie.name, self.tag_cookie.dumps(tags), max_age=self.tag_cookie.max_age,
-                           path="/", httponly=True, samesite="Lax", secure=scheme == "https")
-
     def visit_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The visitor's tags for this request: the cookie's, overridden by the query string's."""
-        if "leadkit.tags" in environ:
-            return dict(environ["leadkit.tags"])
-        return merge_tags(self._cookie_tags(environ), self._query_tags(environ))
-
-    def order_tags(self, request: Request, fields: Mapping[str, str]) -> dict[str, str]:
-        """Tags for an order: cookie, then hidden fields; failing both, a same-origin Referer."""
-        # A kit's hidden input still holding a tracker macro ("{clickid}") is no tag.
-        filled = ((name, value) for name, value in fields.items() if not is_macro(value))
-        hidden = tags_from_pairs(filled, self.tag_names, self.config.tags.aliases)
-        tags = merge_tags(self._cookie_tags(request.environ), hidden)
-        if tags:
-            return tags
-        return tags_from_referer(request.referrer, request.host, self.tag_names, self.config.tags.aliases)
-
-    def visitor(self, request: Request) -> Visitor:
-        """The client's IP (by ``site.trusted_proxies`` and ``site.ip_header``), user agent and mobile flag."""
-        site = self.config.site
-        header_ip = request.headers.get(site.ip_header) if site.ip_header else None
-        return make_visitor(request.remote_addr, request.headers.get("X-Forwarded-For"), request.user_agent.string,
-                            site.trusted_proxies, header_ip, site.trusted_networks)
+        return self.visits.tags(environ)
 
     # -- views ----------------------------------------------------------------
 
@@ -278,10 +229,10 @@ class LeadKit:
         kit_form = PAGE_FIELD in fields or request.path != f"{self.mount}/order"
         mapped = map_fields(fields, self.config.site.form_aliases)
         posted = {**fields, **mapped}
-        visitor = self.visitor(request)
+        visitor = self.visits.visitor(request)
         self._warn_of_a_forgotten_proxy(visitor, request.headers.get("X-Forwarded-For"))
         extra = tuple(name for name in mapped if kit_form and name not in ("name", "phone", "country"))
-        submission = Submission(fields=posted, tags=self.order_tags(request, fields), visitor=visitor,
+        submission = Submission(fields=posted, tags=self.visits.order_tags(request, fields), visitor=visitor,
                                 host=request.host, thanks_url=self.thanks_url(request, landing.name),
                                 origin=request.headers.get("Origin"), referer=request.headers.get("Referer"),
                                 extra_fields=extra)
@@ -291,29 +242,23 @@ class LeadKit:
         else:
             response = self._kit_page_again(request, landing, fields, result) or landing.pages.reply(request, result)
         if result.reply.ok and result.lead_id:
-            response.headers.add("Set-Cookie", self._lead_cookie_header(request.environ, result.lead_id))
+            response.headers.add("Set-Cookie", self.visits.lead_cookie_header(request.environ, result.lead_id))
         return response
 
     def _kit_page_again(self, request: Request, landing: LandingDesk, fields: Mapping[str, str],
                         result: OrderResult) -> Response | None:
         """The kit's own page again, for an order with errors from one of its forms (no JavaScript needed):
         the message beside the form that was sent, what was typed kept, the field with the error focused."""
-        if self.site_pages is None:
+        again = refill_for(fields, result)
+        if self.site_pages is None or again is None:
             return None
-        index = fields.get(FORM_FIELD, "")
-        path = fields.get(PAGE_FIELD, "")
-        if not index.isdigit() or not path.startswith("/") or len(path) > 500:
-            return None
-        reply = result.reply
-        refill = Refill(form=int(index), values=dict(fields), errors=dict(reply.errors),
-                        message=reply.message if reply.message and not reply.errors else None)
         request.environ["leadkit"] = self  # the page is rewritten for this visitor, as when it was first shown
-        response = self.site_pages.page_again(request, landing.name, path, refill)
+        response = self.site_pages.page_again(request, landing.name, *again)
         if response is None:
             return None
-        response.status_code = reply.status
+        response.status_code = result.reply.status
         response.headers["Cache-Control"] = "no-store"
-        if reply.status == 503 or result.retry_after:
+        if result.reply.status == 503 or result.retry_after:
             response.headers["Retry-After"] = str(result.retry_after or 30)
         return response
 
@@ -321,8 +266,8 @@ class LeadKit:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks);
         with ``Accept: application/json``, the form partial as ``{"status": "ok", "html": ...}``
         for ``embed.js`` (CORS per ``site.allowed_origins``)."""
-        fresh = self._query_tags(request.environ)
-        tags = merge_tags(self._cookie_tags(request.environ), fresh)
+        fresh = self.visits.query_tags(request.environ)
+        tags = merge_tags(self.visits.cookie_tags(request.environ), fresh)
         # Framed by a prelanding, the order goes on in the whole window, so that the
         # autologin cabinet or the thank-you page is not squeezed into the frame.
         framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
@@ -333,7 +278,7 @@ class LeadKit:
         else:
             response = self.pages.page("order.html", {"form": form}, 200)
         if fresh:
-            response.headers.add("Set-Cookie", self._tag_cookie_header(request.environ, tags))
+            response.headers.add("Set-Cookie", self.visits.tag_cookie_header(request.environ, tags))
         return response
 
     def embed_script(self, request: Request) -> Response:
@@ -368,7 +313,7 @@ class LeadKit:
     def thanks_context(self, request: Request) -> dict[str, str]:
         """What a thank-you page that is a template may show: the customer's first name and the lead id,
         for the visitor whose order it was (a signed cookie names the lead)."""
-        lead_id = self.lead_cookie.loads(request.cookies.get(self.lead_cookie.name))
+        lead_id = self.visits.lead_id(request)
         if lead_id is None:
             return {}
         try:
@@ -377,12 +322,6 @@ class LeadKit:
             return {"lead_id": lead_id}
         name = str(entry.payload.get("name", "")) if entry else ""
         return {"lead_id": lead_id, "first_name": name.split()[0] if name.split() else ""}
-
-    def _lead_cookie_header(self, environ: Mapping[str, Any], lead_id: str) -> str:
-        scheme = visitor_scheme(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"),
-                                self.config.site.trusted_proxies)
-        return dump_cookie(self.lead_cookie.name, self.lead_cookie.dumps(lead_id), max_age=self.lead_cookie.max_age,
-                           path="/", httponly=True, samesite="Lax", secure=scheme == "https")
 
     def _warn_of_unlisted_embedder(self, request: Request, response: Response) -> None:
         """The operator's hint when embed.js runs on a page whose origin the site does not allow."""
@@ -430,39 +369,9 @@ class LeadKit:
 
     def kit_rewrite(self, environ: Mapping[str, Any], landing: str, *, refill: Refill | None = None,
                     base_href: str | None = None) -> Rewrite:
-        """How a landing kit's page is rewritten for this visitor (:func:`leadkit.kitpage.rewrite_page`)."""
-        tags = self.visit_tags(environ)
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        site = self.config.site
-
-        def hidden(form: KitForm) -> dict[str, str]:
-            fields = {TOKEN_FIELD: self.tokens.issue(), PAGE_FIELD: path, FORM_FIELD: str(form.index)}
-            if landing:
-                fields[LANDING_FIELD] = landing
-            names = {control.name for control in form.controls}
-            # The visit's tags travel with the form too, for a browser that keeps no cookie.
-            fields.update({name: value for name, value in tags.items() if value and name not in names})
-            return fields
-
-        return Rewrite(action=f"{environ.get('SCRIPT_NAME', '')}{self.mount}/order", hidden=hidden, tags=tags,
-                       tag_names=self.tag_names, tag_aliases=self.config.tags.aliases,
-                       site_host=str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""),
-                       landing_hosts=site.landing_hosts, aliases=site.form_aliases, refill=refill,
-                       base_href=base_href)
-
-
-def is_script(request: Request) -> bool:
-    """The post comes from a page's JavaScript (``fetch``, ``XMLHttpRequest``, jQuery), not a form: it
-    wants an answer it can read (JSON), not a page."""
-    mode = request.headers.get("Sec-Fetch-Mode")
-    if mode:
-        return mode != "navigate"
-    return request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest" or wants_json(request)
-
-
-def _latin1_to_text(value: str) -> str:
-    """WSGI hands over the query string as latin-1 decoded bytes; browsers send UTF-8."""
-    try:
-        return value.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return value
+        """How a landing kit's page is rewritten for this visitor (:func:`leadkit.kitorders.kit_rewrite`)."""
+        root = environ.get("SCRIPT_NAME", "")
+        return kit_rewrite(self.config, action=f"{root}{self.mount}/order", path=root + environ.get("PATH_INFO", ""),
+                           host=str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""), landing=landing,
+                           tags=self.visits.tags(environ), token=self.tokens.issue, refill=refill,
+                           base_href=base_href)

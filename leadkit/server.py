@@ -38,11 +38,12 @@ from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
-from .config import Config, Landing
+from .config import Config
 from .guard import host_matches
 from .journal import Journal
-from .kit import HIDDEN_PATTERNS, KitFolder, Page, is_hidden, read_text
+from .kit import HIDDEN_PATTERNS, KitFolder, Page, charset_of, is_hidden, read_text
 from .kitpage import Refill, rewrite_page
+from .landings import Landing
 from .logs import logger
 from .middleware import LeadKit
 from .tags import url_with_tags
@@ -125,9 +126,13 @@ class PagesApp:
         return page.name if page else None
 
     def hidden_files(self) -> list[str]:
-        """The files under the folder that are never served, relative; a dot-folder as one entry."""
-        survey = self.kit.survey()
-        return sorted((*survey.hidden, *survey.scripts))
+        """The files under the folder that are never served, relative; a dot-folder as one entry; the
+        kit's PHP scripts (:meth:`scripts`) aside."""
+        return sorted(self.kit.survey().hidden)
+
+    def scripts(self) -> list[str]:
+        """The kit's ``.php`` files of code only (``getform.php``): never served; posts to them are orders."""
+        return sorted(self.kit.survey().scripts)
 
     # -- pages ----------------------------------------------------------------
 
@@ -154,7 +159,7 @@ class PagesApp:
             base = request.path if refill is not None else None
             html = rewrite_page(html, request.path, kit.kit_rewrite(request.environ, self.name, refill=refill,
                                                                    base_href=base))
-        charset = "utf-8" if encoding.startswith("utf-8") else "windows-1251"
+        charset = charset_of(encoding)
         body = html.encode(encoding, "xmlcharrefreplace")
         mimetype = "text/html" if page.kind in ("php", "jinja") else (mimetypes.guess_type(page.name)[0] or "text/html")
         # Each visitor's copy carries their tags and a fresh form token: never cached for another.
@@ -249,11 +254,16 @@ def make_app(config: Config, *, journal: Journal | None = None, session: request
         app = PagesApp(settings.pages, settings.templates, settings.landing_hosts, private=private,
                        order_path=order_path, jinja=settings.jinja, thanks=settings.thanks,
                        name=landing.name if landing else "", prefix=landing.path or "/" if landing else "/")
-        hidden = app.hidden_files()
+        hidden, scripts = app.hidden_files(), app.scripts()
+        where = f"landing {landing.name!r}" if landing else "site.pages"
+        if scripts:  # every kit has one: what it is for is leadkit's job now
+            log.info("%s: the kit's PHP scripts are never served, and orders posted to them are taken by leadkit: "
+                     "%s", where, ", ".join(scripts[:20]) + (f" and {len(scripts) - 20} more" if len(scripts) > 20
+                                                             else ""))
         if hidden:
             log.warning("%s (%s) holds %d file(s) that will not be served (they answer 404): %s; keep "
                         "configuration, code and data outside the pages folder",
-                        f"landing {landing.name!r}" if landing else "site.pages", app.folder, len(hidden),
+                        where, app.folder, len(hidden),
                         ", ".join(hidden[:100]) + (f" and {len(hidden) - 100} more" if len(hidden) > 100 else ""))
         return app
 

@@ -8,7 +8,7 @@ leases in the shared journal keep two workers off one lead.
 
 from __future__ import annotations
 
-from .config import load_config
+from .config_file import load_config
 from .server import make_app
 
 __all__ = ["application"]

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from werkzeug.test import Client
 
-from leadkit.config import Config, config_from_mapping
+from leadkit.config import Config
+from leadkit.config_file import config_from_mapping
 from leadkit.journal import SQLiteJournal
 
 KEY = "1-0f3a9c2e7b5d4a1f"

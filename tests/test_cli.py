@@ -55,7 +55,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
 def test_example_pages_render(secrets_in_env: None, tmp_path: Path) -> None:
     from werkzeug.test import Client
 
-    from leadkit.config import load_config
+    from leadkit.config_file import load_config
     from leadkit.server import make_app
 
     with make_app(load_config(EXAMPLE, journal={"path": str(tmp_path / "leadkit.db")})) as app:
@@ -238,3 +238,27 @@ def test_check_says_what_it_found_in_the_kit(tmp_path: Path, capsys: pytest.Capt
     assert "thank-you page: /ok.php (found in the kit" in out
     assert "never served, orders posted to it are taken by leadkit: /getform.php" in out
     assert KIT_KEY not in out and KEY not in out
+
+
+def test_serve_stops_on_sigterm_while_a_browser_holds_a_keep_alive_connection(tmp_path: Path) -> None:
+    import socket
+
+    from servers import leadkit_process
+
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "index.html").write_text("<p>landing</p>")
+    config = tmp_path / "leadkit.toml"
+    config.write_text(f'[network]\napi = "http://127.0.0.1:9/api"\nkey = "{KEY}"\n[offer]\noffer = 217\nflow = 42\n'
+                      f'country = "kz"\n[site]\nsecret = "{SECRET}"\npages = "pages"\n')
+    with leadkit_process("serve", "--config", str(config), "--port", "0") as (url, process):
+        host, port = url.split("//", 1)[1].rstrip("/").split(":")
+        with socket.create_connection((host, int(port))) as browser:  # a keep-alive connection, left idle
+            browser.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"</p>" not in answer and (chunk := browser.recv(65536)):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200") and b"landing" in answer
+            process.terminate()
+            # Waitress closed idle connections only after channel_timeout (30 s): SIGTERM now ends the loop.
+            assert process.wait(timeout=15) == 0
+            assert browser.recv(1) == b"", "the server closed the idle connection as it stopped"

@@ -18,10 +18,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
-from leadkit.config import (CONSTRAINTS, LANDING_CONSTRAINTS, SETTINGS, Config, ConfigError, JournalConfig, Landing,
-                            LandingConfig, NetworkConfig, OfferConfig, SiteConfig, config_from_mapping, load_config,
-                            load_journal_config)
-from leadkit.errors import Problem
+from leadkit.config import CONSTRAINTS, SETTINGS, Config, JournalConfig, NetworkConfig, OfferConfig, SiteConfig
+from leadkit.config_file import config_from_mapping, load_config, load_journal_config
+from leadkit.errors import ConfigError, Problem
+from leadkit.landings import LANDING_CONSTRAINTS, Landing, LandingConfig
 from leadkit.settings import Setting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -726,7 +726,8 @@ def test_a_problem_carries_its_key_id_and_value(overrides: dict[str, Any], key: 
 def test_each_id_is_declared_once_and_leaves_django_its_own() -> None:
     ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS]
     assert len(ids) == len(set(ids))
-    source = "".join((ROOT / "leadkit" / name).read_text() for name in ("config.py", "django.py"))
+    source = "".join((ROOT / "leadkit" / name).read_text()
+                     for name in ("config.py", "landings.py", "config_file.py", "django.py"))
     written = Counter(re.findall(r'"(leadkit\.[EW]\d{3})"', source))
     assert [id for id, count in written.items() if count > 1] == []
     assert set(ids) <= set(written) and "leadkit.E001" in written
@@ -811,7 +812,8 @@ def test_the_readme_table_has_every_setting_with_its_default_and_only_those() ->
 
 
 def test_the_readme_documents_every_check_id() -> None:
-    source = "".join((ROOT / "leadkit" / name).read_text() for name in ("config.py", "django.py"))
+    source = "".join((ROOT / "leadkit" / name).read_text()
+                     for name in ("config.py", "landings.py", "config_file.py", "django.py"))
     in_code = set(re.findall(r"leadkit\.[EW]\d{3}", source))
     documented = set(re.findall(r"`(leadkit\.[EW]\d{3})`", README))
 

@@ -37,8 +37,8 @@ from django.urls import path
 from werkzeug.test import Client
 
 from leadkit import LeadKit
-from leadkit.config import ConfigError
 from leadkit.django import wrap
+from leadkit.errors import ConfigError
 from leadkit.tags import url_with_tags
 from leadkit.testing.sandbox import SandboxNetwork
 from servers import stop

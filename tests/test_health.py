@@ -13,7 +13,8 @@ from werkzeug.test import Client
 
 from failing_journal import FailingJournal
 from leadkit import LeadKit
-from leadkit.config import ConfigError, config_from_mapping
+from leadkit.config_file import config_from_mapping
+from leadkit.errors import ConfigError
 from leadkit.health import RECENT, check_health, token_access
 from leadkit.journal import Entry, Outcome, SQLiteJournal
 from support import HEALTH_TOKEN, KEY, SECRET, make_config

@@ -314,3 +314,16 @@ def test_a_landing_may_be_bound_to_a_host(tmp_path: Path, network: SandboxNetwor
     assert "Slovensko" in client.get("/", base_url="http://sk.example.com:8000").get_data(as_text=True)
     assert "Artykuł" in client.get("/", base_url="http://pl.example.com").get_data(as_text=True)
     assert client.get("/ok.php", base_url="http://sk.example.com").status_code == 404, "the other kit's pages"
+
+
+@pytest.mark.parametrize(("declared", "codec", "charset"), [
+    ("windows-1250", "cp1250", "windows-1250"), ("ISO-8859-2", "iso8859_2", "iso-8859-2"), (None, "utf-8", "utf-8")])
+def test_a_page_is_read_and_sent_in_the_charset_it_declares(tmp_path: Path, network: SandboxNetwork,
+                                                             declared: str | None, codec: str, charset: str) -> None:
+    meta = f'<meta http-equiv="Content-Type" content="text/html; charset={declared}">' if declared else ""
+    page = f"<html><head>{meta}</head><body>Zamów teraz! Żółć<form><input name='phone'></form></body></html>"
+    (tmp_path / "index.html").write_bytes(page.encode(codec))
+    response = kit_client(network, tmp_path).get("/")
+    assert response.mimetype_params["charset"] == charset
+    body = response.get_data()
+    assert "Zamów teraz! Żółć".encode(codec) in body and 'action="/leadkit/order"'.encode() in body

@@ -166,8 +166,16 @@ def test_start_up_names_each_hidden_file_once_and_never_its_content(
     text = record.getMessage()
     assert record.levelno == logging.WARNING and KEY not in text and str(secrets_folder / "leadkit.toml") not in text
     named = set(text.split("(they answer 404): ", 1)[1].split("; keep", 1)[0].split(", "))
-    files = {n for n in NOT_SERVED if not n.startswith((".git/", ".well-hidden/"))}
+    files = {n for n in NOT_SERVED if not n.startswith((".git/", ".well-hidden/")) and n != "index.php"}
     assert named == files | {".git/", ".well-hidden/", "innocent.css"}, "each file by its path, a dot-folder once"
+
+
+def test_start_up_says_the_kit_s_scripts_take_orders(secrets_folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="leadkit.server"):
+        make_app(make_config(site={"pages": str(secrets_folder)}))
+    (record,) = [r for r in caplog.records if r.name == "leadkit.server" and r.levelno == logging.INFO]
+    assert record.getMessage().endswith("orders posted to them are taken by leadkit: index.php")
+    assert KEY not in record.getMessage()
 
 
 def test_a_clean_pages_folder_logs_no_warning(pages: Path, caplog: pytest.LogCaptureFixture) -> None:
