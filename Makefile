@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Lighthouse for the accessibility tests, from the npm registry (13 wants Node 22; Debian 12's is 18.20).
+LIGHTHOUSE_VERSION := 12.2.3
+LIGHTHOUSE_DIR     := .lighthouse
+LIGHTHOUSE_STAMP   := $(LIGHTHOUSE_DIR)/.installed-$(LIGHTHOUSE_VERSION)
 
-.PHONY: demo test typecheck coverage venv system-deps clean
+.PHONY: demo test typecheck coverage venv system-deps lighthouse clean catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,23 +24,38 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/leadkit demo
 
-# nginx and Chromium for the reverse-proxy and real-browser tests: installed when missing and
-# run as root with apt-get; elsewhere those tests skip and say why.
+# nginx, Chromium and Node.js with npm for the reverse-proxy, real-browser and Lighthouse tests:
+# installed when missing and run as root with apt-get; elsewhere those tests skip and say why.
 system-deps:
 	@bash scripts/system-deps.sh
+
+# Lighthouse into .lighthouse/ (ignored by git) with npm, once: the stamp names the version. No npm
+# or no registry: it says so, the build goes on, and the Lighthouse tests skip and say why.
+$(LIGHTHOUSE_STAMP): | system-deps
+	@LIGHTHOUSE_VERSION=$(LIGHTHOUSE_VERSION) bash scripts/lighthouse.sh $(LIGHTHOUSE_DIR)
+
+lighthouse: $(LIGHTHOUSE_STAMP)
 
 # mypy --strict over the package (settings in pyproject.toml): kept at 0 errors.
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict leadkit
 
-test: $(STAMP) system-deps typecheck
+test: $(STAMP) system-deps $(LIGHTHOUSE_STAMP) typecheck
 	$(BIN)/python -m pytest
 
+# The customer's sentences: extract them (leadkit/texts.py, the templates) into leadkit/locale/leadkit.pot
+# and update every language's .po with what changed; translate what pybabel leaves empty or fuzzy
+# (tests/test_i18n.py fails until every catalog translates every message).
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 -c TRANSLATORS: --no-location --project=leadkit \
+		--copyright-holder=leadkit --msgid-bugs-address="" -o leadkit/locale/leadkit.pot .
+	$(BIN)/pybabel update -i leadkit/locale/leadkit.pot -d leadkit/locale -D leadkit --no-fuzzy-matching --ignore-obsolete
+
 # The whole suite under coverage, the processes it starts included (settings in pyproject.toml).
-coverage: $(STAMP) system-deps
+coverage: $(STAMP) system-deps $(LIGHTHOUSE_STAMP)
 	rm -rf .coverage-data && mkdir -p .coverage-data
 	$(BIN)/coverage run -m pytest -q
 	$(BIN)/coverage combine -q && $(BIN)/coverage report
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .coverage-data
+	rm -rf $(VENV) $(LIGHTHOUSE_DIR) build dist *.egg-info .coverage-data

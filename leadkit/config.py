@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, Problem
-from .landings import (COUNTRIES, COUNTRY, FLOW, FOLDER, OFFER_ID, SOURCE, STATIC, THANKS, Landing, LandingConfig,
-                       landing_labels, page_in, problems_of_landings, relative)
+from .geo import GeoPrice
+from .landings import (COUNTRIES, COUNTRY, FLOW, FOLDER, GEO, LANGUAGE, OFFER_ID, SOURCE, STATIC, THANKS, Landing,
+                       LandingConfig, landing_labels, page_in, problems_of_landings, relative)
 from .settings import (FLAG, NEW_SECRET, ORIGIN, Constraint, Invalid, IPNetwork, Section, choice, http_url, items,
                        location, networks, number, secret_text, setting, table, text)
 from .tags import STANDARD_TAGS
@@ -105,6 +106,12 @@ class OfferConfig(Section, section="offer"):
     fields: Mapping[str, object] = setting(
         STATIC, "leadkit.E025", f"static fields sent with every lead: {_listed(STATIC_FIELDS['dalead'])}; `moe` also "
         f"{_listed(STATIC_FIELDS['moe'][len(STATIC_FIELDS['dalead']):])}", default={})
+    geo: Mapping[str, GeoPrice] = setting(
+        GEO, "leadkit.E026", 'prices per country, `[offer.geo.pt]`: `price`, `old_price` (shown crossed out), '
+        '`currency` (ISO 4217, like `"eur"`) and `base`; a lead from that country goes out with that `currency` and '
+        "`base` (none given: no `base`), whatever `offer.fields` says", default={})
+    language: str | None = setting(LANGUAGE, "leadkit.E027", 'the offer\'s language, like `"pt"` or `"pt_BR"`',
+                                   default=None)
 
 
 class SiteConfig(Section, section="site"):
@@ -159,6 +166,9 @@ class SiteConfig(Section, section="site"):
               "['*.html', 'promo/*.html'] (no leading '/', no '..', no backslash)"),
         "leadkit.E045", 'globs relative to the pages folder (`"*.html"`, `"promo/*.html"`) of pages rendered as Jinja '
         "templates, besides `*.jinja` and `*.j2`; other pages are served as they are", default=())
+    locale_dir: Path | None = setting(
+        FOLDER, "leadkit.E046", "a folder of your own gettext catalogs, `<lang>/LC_MESSAGES/leadkit.po`: each "
+        "sentence there overrides leadkit's, and a language of your own may be added", default=None)
     health_token: str | None = setting(
         secret_text("LEADKIT_HEALTH_TOKEN", f"a long random text ({NEW_SECRET})", min_length=16, token=True),
         "leadkit.E049", "a bearer token (or `LEADKIT_HEALTH_TOKEN`) that shows the counts in `/leadkit/health`; "
@@ -275,6 +285,11 @@ CONSTRAINTS = (
     ] if pages is not None and path.is_relative_to(pages) else []),
     Constraint("leadkit.E098", ("site.thanks", "site.pages"),
                lambda thanks, pages: page_in(thanks, pages, "site.pages")),
+    Constraint("leadkit.E099", ("offer.geo", "offer.countries", "offer.country"), lambda geo, countries, country: [
+        Invalid(f"is not one of the offer's countries ({', '.join(c.lower() for c in countries or (country,))}): "
+                "add it to the countries or remove its prices (a landing without a geo of its own has [offer]'s)",
+                country_of_prices, sub=country_of_prices)
+        for country_of_prices in geo if country_of_prices.upper() not in (countries or (country.upper(),))]),
 )
 
 

@@ -14,10 +14,9 @@ fix; secret values, and the values of unknown keys, are never repeated.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from .config import (CONSTRAINTS, SECTION_SETTINGS, SECTIONS, SETTINGS, Config, 
                      problems_between)
 from .errors import ConfigError, Problem
 from .landings import PLACE_KEYS, Landing, LandingConfig, landing_labels, problems_of_landings
-from .settings import check
+from .settings import check, did_you_mean
 
 __all__ = ["config_from_mapping", "load_config", "load_journal_config"]
 
@@ -114,7 +113,7 @@ def _check_landings(given: Sequence[object], values: Mapping[str, Any], offer_gi
             problems.append(Problem(where, f"{where} must be a table of keys (got {type(each).__name__})",
                                     _NOT_A_TABLE))
             continue
-        problems += [Problem(f"{where}.{key}", f"unknown key {where}.{key}{_did_you_mean(str(key), keys)}",
+        problems += [Problem(f"{where}.{key}", f"unknown key {where}.{key}{did_you_mean(str(key), keys)}",
                              _UNKNOWN_KEY) for key in each if key not in keys]
         settings = [replace(s, section=where) for s in LandingConfig.settings]
         checked, bad = check(settings, {f"{where}.{key}": value for key, value in each.items() if key in keys}, base)
@@ -186,23 +185,18 @@ def _merge(data: Mapping[str, object], sections: Mapping[str, object],
                                             f"{type(values).__name__})", _NOT_A_TABLE))
             elif section not in known:
                 problems.append(Problem(f"[{section}]", f"unknown section [{section}] ({origin})"
-                                        f"{_did_you_mean(section, [*known, LandingConfig.section])}", "leadkit.E007"))
+                                        f"{did_you_mean(section, [*known, LandingConfig.section])}", "leadkit.E007"))
             elif not isinstance(values, Mapping):
                 problems.append(Problem(f"[{section}]", f"[{section}] must be a table of keys "
                                         f"(got {type(values).__name__})", _NOT_A_TABLE))
             else:  # an unknown key's value is not kept: it may be a secret under a misspelt key
                 raw.update((f"{section}.{key}", value) for key, value in values.items() if key in known[section])
                 problems += [Problem(f"{section}.{key}", f"unknown key {section}.{key}"
-                                     f"{_did_you_mean(key, known[section])}", _UNKNOWN_KEY)
+                                     f"{did_you_mean(key, known[section])}", _UNKNOWN_KEY)
                              for key in values if key not in known[section]]
     for s in SETTINGS:
         given = sections.get(s.section)
         if s.rule.env and env.get(s.rule.env) and not (isinstance(given, Mapping) and s.key in given):
             raw[s.name] = env[s.rule.env]
     return raw, landings, problems
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(choices)}"
 

@@ -49,7 +49,7 @@ from .logs import logger
 from .payload import build_payload
 from .relay import Courier, new_owner
 from .reply import Reply, refused, reply_for, safe_redirect
-from .texts import TEXTS
+from .texts import Texts, english
 from .visitor import Visitor
 
 __all__ = ["OrderDesk", "OrderResult", "Submission"]
@@ -80,6 +80,8 @@ class Submission:
     referer: str | None = None
     #: Optional order fields read besides the configured form's: those a landing kit's own form sent.
     extra_fields: tuple[str, ...] = ()
+    #: What the customer reads, in their language.
+    texts: Texts = english
 
 
 @dataclass(frozen=True)
@@ -115,28 +117,28 @@ class OrderDesk:
         self._key = config.site.secret.encode()
 
     def take(self, submission: Submission) -> OrderResult:
-        site, fields, tags = self.config.site, submission.fields, submission.tags
+        site, fields, tags, texts = self.config.site, submission.fields, submission.tags, submission.texts
         origin = origin_problem(submission.origin, submission.referer, submission.host, site.allowed_origins,
                                 has_token=TOKEN_FIELD in fields)
         if origin:
             log.info("order refused: %s", "sent from another site" if origin == "foreign" else
                      "no form token and no Origin or Referer")
-            return OrderResult(Reply(403, message=TEXTS[f"origin_{origin.replace('-', '_')}"]), tags=tags)
+            return OrderResult(Reply(403, message=texts(f"origin_{origin.replace('-', '_')}")), tags=tags)
         token = None
         if TOKEN_FIELD in fields:
             try:
                 token = self.tokens.read(fields[TOKEN_FIELD])
             except TokenError as exc:
-                _, _, values = read_order(fields, self.config, submission.extra_fields)
-                return OrderResult(Reply(400, message=TEXTS[f"token_{exc.reason}"]), values, tags)
+                _, _, values = read_order(fields, self.config, submission.extra_fields, texts)
+                return OrderResult(Reply(400, message=texts(f"token_{exc.reason}")), values, tags)
         bot = bot_reason(fields, token, site.honeypot, site.min_fill_seconds, self.clock())
         if bot:
             self._count(f"bots_{bot.replace('-', '_')}")
             log.info("order ignored as a bot's (%s): nothing sent", bot)
             return OrderResult(Reply(303, redirect=submission.thanks_url), tags=tags)
-        order, errors, values = read_order(fields, self.config, submission.extra_fields)
+        order, errors, values = read_order(fields, self.config, submission.extra_fields, texts)
         if order is None:
-            return OrderResult(Reply(422, message=TEXTS["form_has_errors"], errors=errors), values, tags)
+            return OrderResult(Reply(422, message=texts("form_has_errors"), errors=errors), values, tags)
         return self._journal_and_send(submission, order, token, values)
 
     def _journal_and_send(self, submission: Submission, order: Order, token: IssuedToken | None,
@@ -153,7 +155,7 @@ class OrderDesk:
         except RateLimited as exc:
             self._count(f"rate_limited_{exc.kind}")
             log.info("order refused: too many orders from this %s; retry after %.0f s", exc.kind, exc.retry_after)
-            return OrderResult(Reply(429, message=TEXTS["rate_limited"]), values, tags,
+            return OrderResult(Reply(429, message=submission.texts("rate_limited")), values, tags,
                                retry_after=int(exc.retry_after))
         except Exception as exc:  # JournalError, or whatever a journal of someone else's raises
             return self._without_journal(entry, exc, submission, values)
@@ -163,7 +165,8 @@ class OrderDesk:
             log.info("lead %s: the same order again (a double submit): no new lead", stored.id)
             stored = self._settled(stored)
         network = self.config.network
-        reply = reply_for(stored, submission.thanks_url, network.redirect_hosts, prefer_thanks=network.prefer_thanks)
+        reply = reply_for(stored, submission.thanks_url, network.redirect_hosts, prefer_thanks=network.prefer_thanks,
+                          texts=submission.texts)
         return OrderResult(reply, values, tags, lead_id=stored.id)
 
     def _without_journal(self, entry: Entry, problem: Exception, submission: Submission,
@@ -179,10 +182,10 @@ class OrderDesk:
         elif answer.rejected:
             hint = operator_hint(answer.error, answer.bad) if answer.site_problem else ""
             outcome = answer.detail + (f" (to fix: {hint})" if hint else "")
-            reply = refused(answer.error, answer.message, thanks, answer.bad)
+            reply = refused(answer.error, answer.message, thanks, answer.bad, submission.texts)
         else:
             outcome = f"{answer.detail}; neither kept nor delivered, the customer was asked to send it again"
-            reply = Reply(503, message=TEXTS["order_not_taken"])
+            reply = Reply(503, message=submission.texts("order_not_taken"))
         log.error("lead %s could not be written to the journal (%s) and was sent to %s directly, once, without "
                   "retries: %s. To fix the journal: %s", entry.id, _journal_problem(problem), self.call, outcome,
                   problem.fix if isinstance(problem, JournalError) and problem.fix else _JOURNAL_FIX)

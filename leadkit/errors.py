@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .texts import english
+
 __all__ = [
     "ConfigError",
     "FormError",
@@ -73,13 +75,14 @@ class ConfigError(LeadkitError, ValueError):
 
 
 class FormError(LeadkitError, ValueError):
-    """A posted body is not a form leadkit accepts; ``status`` is the 4xx to answer with and
-    ``message`` the sentence to show (it names the field, never echoes a long value)."""
+    """A posted body is not a form leadkit accepts; ``status`` is the 4xx to answer with, ``key`` and
+    ``values`` the sentence to show (:mod:`leadkit.texts`; it names the field, never echoes a long
+    value), ``message`` that sentence in English."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.message = message
-        self.status = status
-        super().__init__(message)
+    def __init__(self, key: str, status: int = 400, **values: str) -> None:
+        self.key, self.values, self.status = key, values, status
+        self.message = english(key, **values)
+        super().__init__(self.message)
 
 
 class TokenError(LeadkitError, ValueError):

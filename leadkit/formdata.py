@@ -27,8 +27,7 @@ def read_form(request: Request) -> dict[str, str]:
     """The posted fields as a plain dict, or :class:`FormError`."""
     if request.mimetype not in _FORM_TYPES:
         shown = request.mimetype or "none"
-        raise FormError(f"Send the order as a form (application/x-www-form-urlencoded or multipart/form-data), "
-                      f"not {shown[:60]}.", 415)
+        raise FormError("form_type", 415, type=shown[:60])
     body = request.get_data(cache=True)  # the body size is capped before this (site.max_body)
     if request.mimetype == "multipart/form-data":
         pairs = _multipart_pairs(body, request.mimetype_params.get("boundary", ""))
@@ -42,9 +41,9 @@ def _urlencoded_pairs(body: bytes) -> list[tuple[str, str]]:
         text = body.decode("utf-8")
         return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=_MAX_FIELDS)
     except UnicodeDecodeError:
-        raise FormError("The form was not sent as UTF-8 text.") from None
+        raise FormError("form_encoding") from None
     except ValueError:
-        raise FormError("The form has too many fields.") from None
+        raise FormError("form_too_many") from None
 
 
 def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
@@ -54,7 +53,7 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
     through as ``None``; reading the parts with its sans-IO decoder lets us refuse both.
     """
     if not boundary or len(boundary) > 200:
-        raise FormError("The multipart form has no usable boundary.")
+        raise FormError("form_malformed")
     decoder = MultipartDecoder(boundary.encode("latin-1", "replace"), max_parts=_MAX_FIELDS)
     decoder.receive_data(body)
     decoder.receive_data(None)
@@ -64,10 +63,10 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
     try:
         while not isinstance(event := decoder.next_event(), Epilogue):
             if isinstance(event, File):
-                raise FormError("The order form takes no file uploads.")
+                raise FormError("form_files")
             if isinstance(event, Field):
                 if not event.name:
-                    raise FormError("A part of the multipart form has no field name.")
+                    raise FormError("form_malformed")
                 name, chunks = event.name, []
             elif isinstance(event, Data) and name is not None:
                 chunks.append(event.data)
@@ -77,11 +76,11 @@ def _multipart_pairs(body: bytes, boundary: str) -> list[tuple[str, str]]:
             elif isinstance(event, NeedData):  # cannot happen with the whole body given; never loop
                 raise ValueError("truncated")
     except UnicodeDecodeError:
-        raise FormError("The form was not sent as UTF-8 text.") from None
+        raise FormError("form_encoding") from None
     except FormError:
         raise
     except Exception:  # werkzeug raises ValueError or RequestEntityTooLarge for a malformed body
-        raise FormError("The multipart form is malformed or has too many fields.") from None
+        raise FormError("form_malformed") from None
     return pairs
 
 
@@ -89,8 +88,8 @@ def _single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, value in pairs:
         if name in fields:
-            raise FormError(f"The field {name[:40]!r} was sent more than once.")
+            raise FormError("form_twice", name=repr(name[:40]))
         if _CONTROL.search(name) or _CONTROL.search(value):
-            raise FormError(f"The field {_CONTROL.sub('?', name)[:40]!r} contains control characters.")
+            raise FormError("form_control", name=repr(_CONTROL.sub('?', name)[:40]))
         fields[name] = value
     return fields

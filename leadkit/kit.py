@@ -32,7 +32,7 @@ from typing import Iterable, Mapping
 from .kitpage import KitForm, find_forms
 from .php import PhpBlock, strip_php
 
-__all__ = ["HIDDEN_PATTERNS", "JINJA_PATTERNS", "THANKS_NAMES", "KitFolder", "Page", "PageSurvey", "Survey", "charset_of", "is_hidden", "read_text"]
+__all__ = ["HIDDEN_PATTERNS", "JINJA_PATTERNS", "THANKS_NAMES", "KitFolder", "Page", "PageSurvey", "Survey", "charset_of", "html_language", "is_hidden", "read_text"]
 
 #: File names (lower-cased) under ``site.pages`` that are never served as they are, in any folder:
 #: configuration and secrets, server code, databases with their companions, logs, editors' and tools'
@@ -215,6 +215,15 @@ def read_text(path: Path) -> tuple[str, str] | None:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return data.decode("cp1251", "replace"), "cp1251"
+
+
+def html_language(page: str) -> str | None:
+    """The language a page declares in its ``<html lang>`` ("pl", "pt-BR"), or None."""
+    match = _HTML_LANG.search(page[:20000])
+    return match.group(1) if match else None
+
+
+_HTML_LANG = re.compile(r"""<html\b[^>]*?\slang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE)
 
 
 def charset_of(encoding: str) -> str:

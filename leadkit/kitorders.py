@@ -20,10 +20,11 @@ from .formtoken import TOKEN_FIELD
 from .kitpage import KitForm, Refill, Rewrite
 from .pages import wants_json
 
-__all__ = ["FORM_FIELD", "KitPages", "LANDING_FIELD", "PAGE_FIELD", "is_script", "kit_rewrite", "refill_for"]
+__all__ = ["FORM_FIELD", "KitPages", "LANDING_FIELD", "LANGUAGE_FIELD", "PAGE_FIELD", "is_script", "kit_rewrite", "refill_for"]
 
-#: The hidden fields leadkit adds to a landing kit's own forms: where the form sits and which it is.
-PAGE_FIELD, FORM_FIELD, LANDING_FIELD = "lk_page", "lk_form", "lk_landing"
+#: The hidden fields leadkit adds to a landing kit's own forms: where the form sits and which it is,
+#: and the page's language (its ``<html lang>``: the order's messages are written in it).
+PAGE_FIELD, FORM_FIELD, LANDING_FIELD, LANGUAGE_FIELD = "lk_page", "lk_form", "lk_landing", "lk_lang"
 
 
 class KitPages(Protocol):
@@ -34,7 +35,8 @@ class KitPages(Protocol):
 
 
 def kit_rewrite(config: Config, *, action: str, path: str, host: str, landing: str, tags: Mapping[str, str],
-                token: Callable[[], str], refill: Refill | None = None, base_href: str | None = None) -> Rewrite:
+                token: Callable[[], str], refill: Refill | None = None, base_href: str | None = None,
+                language: str | None = None) -> Rewrite:
     """How a kit's page at ``path`` is rewritten for a visitor with ``tags``: its order forms post to
     ``action`` with a fresh ``token()`` each, where they sit and the visit's tags."""
 
@@ -42,6 +44,8 @@ def kit_rewrite(config: Config, *, action: str, path: str, host: str, landing: s
         fields = {TOKEN_FIELD: token(), PAGE_FIELD: path, FORM_FIELD: str(form.index)}
         if landing:
             fields[LANDING_FIELD] = landing
+        if language:
+            fields[LANGUAGE_FIELD] = language
         names = {control.name for control in form.controls}
         # The visit's tags travel with the form too, for a browser that keeps no cookie.
         fields.update({name: value for name, value in tags.items() if value and name not in names})

@@ -19,9 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import list_currencies
+
 from .errors import ConfigError, Problem
-from .settings import (FIELD_VALUE, Constraint, Invalid, Rule, Section, check, identifier, items, label, location,
-                       region, setting, table, text, valid)
+from .geo import Amount, GeoPrice
+from .settings import (FIELD_VALUE, Constraint, Invalid, Rule, Section, check, did_you_mean, identifier, items, label,
+                       location, region, setting, table, text, valid)
 
 if TYPE_CHECKING:
     from .config import OfferConfig
@@ -49,6 +53,81 @@ COUNTRIES = items(region(), "must be a list of two-letter country codes, like ['
 SOURCE = label("must be your source or webmaster id as text, like '77'")
 STATIC = table(text(), FIELD_VALUE, "must be a table of field = value, like { currency = 'kzt', base = 9900 }")
 FOLDER = location("must be a folder path", folder=True)
+#: The keys of an ``[offer.geo.XX]`` table.
+GEO_KEYS = ("price", "old_price", "currency", "base")
+_CURRENCIES = frozenset(code.lower() for code in list_currencies())
+_MOST = 1_000_000_000
+_REGION = region(lower=True)
+
+
+def _amount(value: object, sub: str) -> Amount:
+    """A sum of money from 0 to ``_MOST``; a whole one as ``int`` (``39.0``: ``39``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _MOST:
+        raise Invalid(f"must be a number from 0 to {_MOST} (got {value!r})", value, sub)
+    return int(value) if value == int(value) else value
+
+
+def _geo_price(country: str, entry: object, sub: str) -> GeoPrice:
+    """One ``[offer.geo.XX]`` table (or the :class:`GeoPrice` it was made into), checked; problems named
+    ``<sub>.<key>``."""
+    if isinstance(entry, GeoPrice):
+        entry = {key: getattr(entry, key) for key in GEO_KEYS if getattr(entry, key) is not None}
+    if not isinstance(entry, Mapping):
+        raise Invalid(f"must be a table like {{ price = 39, currency = 'eur' }} (got {entry!r})", entry, sub)
+    for key in entry:  # an unknown key's value is not kept, as for a section's
+        if key not in GEO_KEYS:
+            raise Invalid(f"is an unknown key{did_you_mean(str(key), GEO_KEYS)}", sub=f"{sub}.{key}")
+    for key, what in (("price", "the price the page shows, like 39"),
+                      ("currency", "the price's currency, an ISO 4217 code like 'eur'")):
+        if key not in entry:
+            raise Invalid(f"is missing: {what}", sub=f"{sub}.{key}")
+    currency = entry["currency"]
+    if not isinstance(currency, str) or currency.lower() not in _CURRENCIES:
+        raise Invalid(f"must be a currency's ISO 4217 code, like 'eur', 'pln' or 'kzt' (got {currency!r})", currency,
+                      f"{sub}.currency")
+    price = _amount(entry["price"], f"{sub}.price")
+    old_price = None if entry.get("old_price") is None else _amount(entry["old_price"], f"{sub}.old_price")
+    if old_price is not None and old_price <= price:
+        raise Invalid(f"must be more than the price ({price}): it is the old price, shown crossed out", old_price,
+                      f"{sub}.old_price")
+    base = None if entry.get("base") is None else _amount(entry["base"], f"{sub}.base")
+    return GeoPrice(country, price, currency.lower(), old_price, base)
+
+
+def _geo(value: object, base: Path) -> dict[str, GeoPrice]:
+    if not isinstance(value, Mapping):
+        raise ValueError
+    checked: dict[str, GeoPrice] = {}
+    for key, entry in value.items():
+        try:
+            country = _REGION.check(key, base)
+        except ValueError:
+            raise Invalid(f"must be a two-letter country code, like 'pt' (got {key!r})", key, str(key)) from None
+        if country in checked:
+            raise Invalid(f"names {country!r} twice: keep one", sub=str(key))
+        checked[country] = _geo_price(country, entry, str(key))
+    return checked
+
+
+#: Each country's price: ``[offer.geo.pt]`` with ``price``, ``old_price``, ``currency`` and ``base``.
+GEO = Rule("must be a table of country = { price, old_price, currency, base }, like [offer.geo.pt] with "
+           "price = 39 and currency = 'eur'", _geo)
+
+
+def _language(value: object, base: Path) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2,3}(?:[_-][A-Za-z]{2})?", value):
+        raise ValueError
+    language, _, country = value.replace("-", "_").partition("_")
+    normal = language.lower() + (f"_{country.upper()}" if country else "")
+    try:
+        Locale.parse(normal)
+    except (ValueError, UnknownLocaleError):
+        raise ValueError from None
+    return normal
+
+
+#: A language code (``"pt"``), optionally with its country (``"pt_BR"``; ``"pt-BR"`` is read so).
+LANGUAGE = Rule("must be a language code Babel knows, like 'pt' or 'pt_BR'", _language)
 THANKS = relative("must be a page's path relative to the pages folder, like 'ok.php' or 'thanks/index.html' "
                   "(no leading '/', no '..', no backslash)")
 
@@ -94,6 +173,9 @@ class LandingConfig(Section, section="landing"):
     source: str | None = setting(SOURCE, "leadkit.E108", "its source id (none: `offer.source`)", default=None)
     fields: Mapping[str, object] | None = setting(STATIC, "leadkit.E109",
                                                   "its static fields (none: `offer.fields`)", default=None)
+    geo: Mapping[str, GeoPrice] | None = setting(GEO, "leadkit.E118", "its prices per country (none: `offer.geo`)",
+                                                 default=None)
+    language: str | None = setting(LANGUAGE, "leadkit.E119", "its language (none: `offer.language`)", default=None)
     thanks: str | None = setting(THANKS, "leadkit.E110", "its own thank-you page, relative to `landing.pages` "
                                  "(none: `site.thanks` when it has no pages of its own, else one found in its kit)",
                                  default=None)

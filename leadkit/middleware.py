@@ -17,6 +17,7 @@ the order form for its pages).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from . import __version__
+from .compress import gzip_response
 from .config import CALLS, Config
 from .config_file import load_config
 from .desk import OrderDesk, OrderResult, Submission
@@ -39,7 +41,7 @@ from .guard import cors_headers, ignored_proxy_hops, origin_of
 from .health import check_health, token_access
 from .journal import Journal, SQLiteJournal
 from .kitfields import map_fields
-from .kitorders import LANDING_FIELD, PAGE_FIELD, KitPages, is_script, kit_rewrite, refill_for
+from .kitorders import LANDING_FIELD, LANGUAGE_FIELD, PAGE_FIELD, KitPages, is_script, kit_rewrite, refill_for
 from .kitpage import Refill, Rewrite
 from .landings import Landing
 from .logs import logger
@@ -48,7 +50,8 @@ from .pages import Pages, json_response, wants_json
 from .relay import Courier, Relay, RetryPolicy
 from .tags import merge_tags
 from .templating import make_environment, template_source
-from .texts import TEXTS
+from .i18n import available, choose_language
+from .texts import Texts
 from .visitor import Visitor
 from .visits import Visits
 
@@ -69,6 +72,15 @@ class LandingDesk:
     config: Config
     desk: OrderDesk
     pages: Pages
+
+
+#: The sentence embed.js shows when it cannot reach leadkit, as the script has it: replaced by the visitor's.
+_EMBED_FAILED = '"We could not reach the order service. Please check your connection and try again."'
+
+
+def _refused_body(exc: HTTPException, texts: Texts) -> str:
+    """The sentence for a body werkzeug refused: too large (413), or unreadable."""
+    return texts("too_large") if exc.code == 413 else texts("bad_request")
 
 
 class LeadKit:
@@ -111,6 +123,8 @@ class LeadKit:
         #: thank-you pages.
         self.site_pages: KitPages | None = None
         self.embed_js = template_source(self.templates, "embed.js")  # JavaScript, served as it is
+        self.languages = available(site.locale_dir)
+        self._texts: dict[str, Texts] = {}
         self._closed = False
         self._warned_of_proxy = False
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
@@ -137,6 +151,18 @@ class LeadKit:
             return self.landings[""]
         return found
 
+    def texts_for(self, request: Request, landing: LandingDesk, page: str | None = None) -> Texts:
+        """What this customer reads, in their language (:func:`leadkit.i18n.choose_language`): the
+        landing's ``offer.language``, else the ``page``'s own language, else one of the offer's countries'
+        (``Accept-Language`` chooses among them)."""
+        config = landing.config
+        language = choose_language(configured=config.offer.language, page=page, countries=config.phone_regions,
+                                   accept_language=request.headers.get("Accept-Language"), known=self.languages)
+        texts = self._texts.get(language)
+        if texts is None:
+            texts = self._texts[language] = Texts(language, self.config.site.locale_dir)
+        return texts
+
     # -- lifecycle ------------------------------------------------------------
 
     def close(self) -> None:
@@ -161,7 +187,9 @@ class LeadKit:
             self.relay.ensure_running()  # lazily, and again in each forked worker
         path = environ.get("PATH_INFO", "")
         if path == self.mount or path.startswith(self.mount + "/"):
-            return self._own(environ)(environ, start_response)
+            request = Request(environ)
+            # leadkit's own pages, JSON and script go gzip-compressed to a browser that takes it.
+            return gzip_response(request, self._own(request))(environ, start_response)
         return self._pass_through(environ, start_response)
 
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -177,24 +205,24 @@ class LeadKit:
 
         return self.app(environ, start_with_cookie)
 
-    def _own(self, environ: WSGIEnvironment) -> Response:
-        request = Request(environ)
+    def _own(self, request: Request) -> Response:
         # Small bodies only: werkzeug refuses a longer Content-Length before reading anything.
         request.max_content_length = request.max_form_memory_size = self.config.site.max_body
         request.max_form_parts = 200
         method, view = self._routes.get(request.path, ("", None))
+        texts = self.texts_for(request, self.landings[""])
         if view is None:
-            return self.pages.message(request, 404, TEXTS["not_found"])
+            return self.pages.message(request, 404, texts("not_found"), texts)
         if request.method == "OPTIONS" and method == "POST":
             return self._preflight(request)
         if request.method not in (method, "HEAD" if method == "GET" else method):
-            response = self.pages.message(request, 405, f"Use {method} here.")
+            response = self.pages.message(request, 405, texts("use_method", method=method), texts)
             response.headers["Allow"] = method
             return response
         try:
             return view(request)
         except HTTPException as exc:  # an oversized or unreadable body
-            return self.pages.message(request, exc.code or 400, exc.description or TEXTS["bad_request"])
+            return self.pages.message(request, exc.code or 400, _refused_body(exc, texts), texts)
 
     def visit_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The visitor's tags for this request: the cookie's, overridden by the query string's."""
@@ -207,7 +235,8 @@ class LeadKit:
         try:
             fields = read_form(request)
         except FormError as exc:
-            return self._with_cors(request, self.pages.message(request, exc.status, exc.message))
+            texts = self.texts_for(request, self.landings[""])
+            return self._with_cors(request, self.pages.message(request, exc.status, texts(exc.key, **exc.values), texts))
         landing = self.landing(fields.get(LANDING_FIELD))
         return self._with_cors(request, self._answer(request, landing, fields, json=wants_json(request)))
 
@@ -217,12 +246,13 @@ class LeadKit:
         request.max_content_length = request.max_form_memory_size = self.config.site.max_body
         request.max_form_parts = 200
         landing = self.landing(landing_name)
+        texts = self.texts_for(request, landing)
         try:
             fields = read_form(request)
         except FormError as exc:
-            return landing.pages.message(request, exc.status, exc.message)
+            return landing.pages.message(request, exc.status, texts(exc.key, **exc.values), texts)
         except HTTPException as exc:
-            return landing.pages.message(request, exc.code or 400, exc.description or TEXTS["bad_request"])
+            return landing.pages.message(request, exc.code or 400, _refused_body(exc, texts), texts)
         return self._answer(request, landing, fields, json=is_script(request))
 
     def _answer(self, request: Request, landing: LandingDesk, fields: Mapping[str, str], *, json: bool) -> Response:
@@ -230,17 +260,19 @@ class LeadKit:
         mapped = map_fields(fields, self.config.site.form_aliases)
         posted = {**fields, **mapped}
         visitor = self.visits.visitor(request)
+        texts = self.texts_for(request, landing, fields.get(LANGUAGE_FIELD))
         self._warn_of_a_forgotten_proxy(visitor, request.headers.get("X-Forwarded-For"))
         extra = tuple(name for name in mapped if kit_form and name not in ("name", "phone", "country"))
         submission = Submission(fields=posted, tags=self.visits.order_tags(request, fields), visitor=visitor,
                                 host=request.host, thanks_url=self.thanks_url(request, landing.name),
                                 origin=request.headers.get("Origin"), referer=request.headers.get("Referer"),
-                                extra_fields=extra)
+                                extra_fields=extra, texts=texts)
         result = landing.desk.take(submission)
         if json or result.reply.ok or PAGE_FIELD not in fields:
-            response = landing.pages.reply(request, result, json=json)
+            response = landing.pages.reply(request, result, json=json, texts=texts)
         else:
-            response = self._kit_page_again(request, landing, fields, result) or landing.pages.reply(request, result)
+            response = self._kit_page_again(request, landing, fields, result) or \
+                landing.pages.reply(request, result, texts=texts)
         if result.reply.ok and result.lead_id:
             response.headers.add("Set-Cookie", self.visits.lead_cookie_header(request.environ, result.lead_id))
         return response
@@ -271,24 +303,30 @@ class LeadKit:
         # Framed by a prelanding, the order goes on in the whole window, so that the
         # autologin cabinet or the thank-you page is not squeezed into the frame.
         framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
-        form = self.pages.form(tags=tags, script_root=request.script_root, target="_top" if framed else None)
+        texts = self.texts_for(request, self.landings[""])
+        form = self.pages.form(tags=tags, script_root=request.script_root, target="_top" if framed else None,
+                               texts=texts)
         if wants_json(request):
-            response = self._with_cors(request, json_response({"status": "ok", "html": self.pages.form_partial(form)}))
+            body = {"status": "ok", "html": self.pages.form_partial(form), "lang": texts.language, "dir": texts.dir}
+            response = self._with_cors(request, json_response(body))
             self._warn_of_unlisted_embedder(request, response)
         else:
-            response = self.pages.page("order.html", {"form": form}, 200)
+            response = self.pages.page("order.html", {"form": form}, 200, texts)
         if fresh:
             response.headers.add("Set-Cookie", self.visits.tag_cookie_header(request.environ, tags))
         return response
 
     def embed_script(self, request: Request) -> Response:
         """``GET {mount}/embed.js``: renders the order form into a ``<div data-leadkit-form>`` of any page."""
-        return Response(self.embed_js, 200, mimetype="text/javascript",
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+        texts = self.texts_for(request, self.landings[""])
+        script = self.embed_js.replace(_EMBED_FAILED, json.dumps(texts("unreachable")), 1)
+        return Response(script, 200, mimetype="text/javascript",
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
+                                 "Vary": "Accept-Language"})
 
     def thanks(self, request: Request) -> Response:
         """``GET {mount}/thanks``: the thank-you page (after a post/redirect/get)."""
-        return self.pages.page("thanks.html", {"texts": TEXTS}, 200)
+        return self.pages.page("thanks.html", {}, 200, self.texts_for(request, self.landings[""]))
 
     def health(self, request: Request) -> Response:
         """``GET {mount}/health``: ``{"status": ...}`` for load balancers (503 while the journal cannot be
@@ -354,24 +392,29 @@ class LeadKit:
 
     # -- for the wrapped application ------------------------------------------
 
-    def form_html(self, environ: Mapping[str, Any], landing: str | None = None) -> Markup:
+    def form_html(self, environ: Mapping[str, Any], landing: str | None = None, language: str | None = None) -> Markup:
         """The order form partial for a page of the wrapped application, carrying the visitor's tags;
-        ``landing`` names a ``[[landing]]`` whose offer it orders. Several forms on one page get
-        element ids of their own and one copy of the form's CSS."""
+        ``landing`` names a ``[[landing]]`` whose offer it orders, ``language`` the page's language (by
+        default the offer's; see :meth:`texts_for`). Several forms on one page get element ids of their
+        own and one copy of the form's CSS."""
         desk = self.landing(landing)
         shown = environ.get("leadkit.forms", 0) if isinstance(environ, dict) else 0
+        texts = self.texts_for(Request(dict(environ)), desk, language)
         hidden = {LANDING_FIELD: desk.name} if desk.name else {}
+        if language:
+            hidden[LANGUAGE_FIELD] = language
         form = desk.pages.form(tags=self.visit_tags(environ), script_root=environ.get("SCRIPT_NAME", ""),
-                               hidden=hidden, number=shown)
+                               hidden=hidden, number=shown, texts=texts)
         if isinstance(environ, dict):
             environ["leadkit.forms"] = shown + 1
         return Markup(desk.pages.form_partial(form))
 
     def kit_rewrite(self, environ: Mapping[str, Any], landing: str, *, refill: Refill | None = None,
-                    base_href: str | None = None) -> Rewrite:
-        """How a landing kit's page is rewritten for this visitor (:func:`leadkit.kitorders.kit_rewrite`)."""
+                    base_href: str | None = None, language: str | None = None) -> Rewrite:
+        """How a landing kit's page is rewritten for this visitor (:func:`leadkit.kitorders.kit_rewrite`);
+        ``language`` is the page's ``<html lang>``, which its orders' messages are then written in."""
         root = environ.get("SCRIPT_NAME", "")
         return kit_rewrite(self.config, action=f"{root}{self.mount}/order", path=root + environ.get("PATH_INFO", ""),
                            host=str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""), landing=landing,
                            tags=self.visits.tags(environ), token=self.tokens.issue, refill=refill,
-                           base_href=base_href)
+                           base_href=base_href, language=language)

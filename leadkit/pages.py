@@ -19,10 +19,13 @@ from werkzeug.wrappers import Request, Response
 
 from .config import Config
 from .desk import OrderResult
-from .form import FormField, form_fields
+from .form import FormField, chosen_regions, form_fields
+from .geo import geo_price
+from .phone import dialling_code, local_example
+from .texts import Texts, english
 from .formtoken import TOKEN_FIELD, FormTokens
 
-__all__ = ["OrderForm", "Pages", "wants_json"]
+__all__ = ["OrderForm", "Pages", "gettext_context", "wants_json"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,13 @@ class OrderForm:
     #: second form on a page has ids of its own and leaves the CSS to the first.
     id: str = "lk"
     with_style: bool = True
+    #: The country choice of a multi-country offer: (code, name, dialling code, local example, hint, price,
+    #: old price) per country, in the offer's order; empty for an offer of one country.
+    countries: tuple[tuple[str, str, str, str, str, str, str], ...] = ()
+    country: str = ""
+    #: The chosen country's price and old price as the customer reads them (``offer.geo``), if it has one.
+    price: str = ""
+    old_price: str = ""
 
 
 class Pages:
@@ -55,37 +65,58 @@ class Pages:
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
              errors: Mapping[str, str] | None = None, message: str | None = None,
-             target: str | None = None, hidden: Mapping[str, str] | None = None, number: int = 0) -> OrderForm:
-        """The order form with the visitor's tags as hidden fields and a fresh form token; ``number``
-        counts the forms already on the page."""
-        texts = self.config.form
+             target: str | None = None, hidden: Mapping[str, str] | None = None, number: int = 0,
+             texts: Texts = english) -> OrderForm:
+        """The order form with the visitor's tags as hidden fields and a fresh form token, in the customer's
+        language; ``number`` counts the forms already on the page."""
+        own = self.config.form
+        regions = chosen_regions((values or {}).get("country"), self.config.phone_regions)
+        shown = {r: self._price(r, texts) for r in self.config.phone_regions}
+        countries = tuple((r.lower(), texts.country(r), dialling_code(r), local_example(r),
+                           texts("phone_hint", example=local_example(r)), *shown[r])
+                          for r in self.config.phone_regions) if len(regions) > 1 else ()
         return OrderForm(
-            action=f"{script_root}{self.action}", fields=form_fields(self.config, values, errors),
+            action=f"{script_root}{self.action}",
+            fields=form_fields(self.config, values, errors, texts, country=regions[0]),
             tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue(), **(hidden or {})},
             honeypot=self.config.site.honeypot, message=message, message_kind="error" if message else "info",
-            texts={"title": texts.title, "submit": texts.submit, "note": texts.note}, target=target,
-            id=f"lk{number + 1}" if number else "lk", with_style=not number,
+            texts={"title": texts.translate(own.title), "submit": texts.translate(own.submit),
+                   "note": texts.translate(own.note), "honeypot": texts("honeypot"),
+                   "country": texts("label_country"), "dialling_code": texts("dialling_code"),
+                   "price": texts("price"), "old_price": texts("old_price")},
+            target=target, id=f"lk{number + 1}" if number else "lk", with_style=not number,
+            countries=countries, country=regions[0].lower(), price=shown[regions[0]][0],
+            old_price=shown[regions[0]][1],
         )
+
+    def _price(self, region: str, texts: Texts) -> tuple[str, str]:
+        """A country's price and old price as the customer reads them; empty when the offer has none."""
+        price = geo_price(self.config.offer, region)
+        if price is None:
+            return "", ""
+        shown = price.as_dict(texts.language)
+        return str(shown["price_text"]), str(shown["old_price_text"] or "")
 
     def form_partial(self, form: OrderForm) -> str:
         """form.html alone, for a page of the wrapped application or for ``embed.js``."""
         return self.templates.get_template("form.html").render(form=form)
 
-    def page(self, name: str, context: Mapping[str, Any], status: int) -> Response:
-        """A whole page of leadkit's, with its security headers."""
+    def page(self, name: str, context: Mapping[str, Any], status: int, texts: Texts = english) -> Response:
+        """A whole page of leadkit's, in the customer's language, with its security headers."""
         nonce = secrets.token_urlsafe(16)
-        html = self.templates.get_template(name).render(csp_nonce=nonce, **context)
+        html = self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
         response = Response(html, status, mimetype="text/html")
         response.headers.update(security_headers(nonce, self.config.site.allowed_origins))
         return response
 
-    def message(self, request: Request, status: int, message: str) -> Response:
+    def message(self, request: Request, status: int, message: str, texts: Texts = english) -> Response:
         """A sentence for the visitor: a page, or ``{"status": "error", "message": ...}``."""
         if wants_json(request):
             return json_response({"status": "error", "errors": {}, "message": message}, status)
-        return self.page("message.html", {"message": message, "status": status}, status)
+        return self.page("message.html", {"message": message, "status": status}, status, texts)
 
-    def reply(self, request: Request, result: OrderResult, *, json: bool | None = None) -> Response:
+    def reply(self, request: Request, result: OrderResult, *, json: bool | None = None,
+              texts: Texts = english) -> Response:
         """The answer to an order post: a redirect (303, or JSON naming it), or the form again;
         JSON when ``json`` (by default: when the client asks for it)."""
         reply = result.reply
@@ -97,13 +128,28 @@ class Pages:
             response = Response("", 303, headers={"Location": reply.redirect or "", "Cache-Control": "no-store"})
         else:
             form = self.form(tags=result.tags, values=result.values, errors=reply.errors, message=reply.message,
-                             script_root=request.script_root)
-            response = self.page("order.html", {"form": form}, reply.status)
+                             script_root=request.script_root, texts=texts)
+            response = self.page("order.html", {"form": form}, reply.status, texts)
         if reply.status == 503:
             response.headers["Retry-After"] = "30"
         elif result.retry_after:
             response.headers["Retry-After"] = str(result.retry_after)
         return response
+
+
+def gettext_context(texts: Texts) -> dict[str, Any]:
+    """What a template needs to speak the customer's language: ``lang`` and ``dir`` for ``<html>``, and
+    the callables of Jinja's i18n extension (``_("...")``, ``{% trans %}``), new-style: placeholders
+    as keyword arguments (``_("Error %(status)s", status=404)``)."""
+
+    def gettext(message: str, **values: Any) -> str:
+        text = texts.translate(message)
+        return text % values if values else text
+
+    def ngettext(singular: str, plural: str, number: int, **values: Any) -> str:
+        return texts.ngettext(singular, plural, number) % {"num": number, **values}
+
+    return {"lang": texts.language, "dir": texts.dir, "_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def json_response(body: Mapping[str, Any], status: int = 200) -> Response:
@@ -115,7 +161,7 @@ def security_headers(nonce: str, allowed_origins: Iterable[str]) -> dict[str, st
     origins (prelandings); form-action allows any http(s) target because the post is
     answered by a redirect to the network's autologin page, which CSP also checks."""
     ancestors = " ".join(["'self'", *allowed_origins])
-    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
               f"form-action 'self' http: https:; frame-ancestors {ancestors}; base-uri 'none'")
     return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .config import Config
+from .geo import geo_price
 from .lead import Lead
 
 __all__ = ["build_payload", "encode_form", "MOE_UTM"]
@@ -24,6 +25,14 @@ def build_payload(lead: Lead, config: Config) -> dict[str, Any]:
     dialect = config.network.dialect
     order = lead.order
     payload: dict[str, Any] = {k: v for k, v in config.offer.fields.items()}
+    # The country's own prices ([offer.geo.XX]) give this lead its currency and base, in place of
+    # offer.fields' (a base in another country's currency would be wrong: none given, none sent).
+    price = geo_price(config.offer, order.phone.region)
+    if price is not None:
+        payload.pop("base", None)
+        payload["currency"] = price.currency
+        if price.base is not None:
+            payload["base"] = price.base
     payload.update({
         "offer": config.offer.offer,
         "ip": lead.visitor.ip,

@@ -22,7 +22,7 @@ import phonenumbers
 
 from .errors import PhoneError
 
-__all__ = ["Phone", "PhoneError", "parse_phone", "example_number", "MAX_PHONE_INPUT"]
+__all__ = ["Phone", "PhoneError", "parse_phone", "example_number", "local_example", "dialling_code", "MAX_PHONE_INPUT"]
 
 MAX_PHONE_INPUT = 40
 _ALLOWED = re.compile(r"^[0-9+()\-.\s]+$")
@@ -94,3 +94,18 @@ def example_number(region: str) -> str:
     if number is None:
         return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def local_example(region: str) -> str:
+    """A sample mobile number of the region as its people write it ("0912 123 456" in Slovakia), for the
+    placeholder beside the dialling code and for error messages."""
+    number = phonenumbers.example_number_for_type(region.upper(), phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def dialling_code(region: str) -> str:
+    """The region's international dialling code: ``+421``; empty when unknown."""
+    code = phonenumbers.country_code_for_region(region.upper())
+    return f"+{code}" if code else ""

@@ -19,7 +19,7 @@ from werkzeug.urls import iri_to_uri
 from .journal import Entry
 from .answer import FIELD_ERRORS, is_site_data_error
 from .guard import host_matches
-from .texts import TEXTS
+from .texts import Texts, english
 
 __all__ = ["MAX_REDIRECT", "Reply", "refusal", "refused", "reply_for", "safe_redirect"]
 
@@ -71,7 +71,8 @@ def safe_redirect(url: str | None, hosts: Sequence[str] = ()) -> str | None:
     return ascii_url
 
 
-def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = (), *, prefer_thanks: bool = False) -> Reply:
+def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = (), *, prefer_thanks: bool = False,
+              texts: Texts = english) -> Reply:
     """The customer's reply for a lead as the journal recorded it after an attempt.
 
     Delivered: the autologin ``url`` when it is safe to follow, else the thank-you
@@ -86,11 +87,12 @@ def reply_for(entry: Entry, thanks_url: str, hosts: Sequence[str] = (), *, prefe
         url = None if prefer_thanks else safe_redirect(entry.redirect, hosts)
         return Reply(303, redirect=url or thanks_url)
     if entry.state == "rejected":
-        return refused(entry.error_code, entry.error_message, thanks_url, entry.bad)
+        return refused(entry.error_code, entry.error_message, thanks_url, entry.bad, texts)
     return Reply(303, redirect=thanks_url)
 
 
-def refused(code: str | None, message: str | None, thanks_url: str, bad: Sequence[str] = ()) -> Reply:
+def refused(code: str | None, message: str | None, thanks_url: str, bad: Sequence[str] = (),
+            texts: Texts = english) -> Reply:
     """The customer's reply to a final refusal of the network, journalled or not.
 
     A ``duplicate``: the network already has this customer's order, so the thank-you page.
@@ -100,21 +102,22 @@ def refused(code: str | None, message: str | None, thanks_url: str, bad: Sequenc
     if code == "duplicate":
         return Reply(303, redirect=thanks_url)
     if is_site_data_error(code, bad):
-        return Reply(503, message=TEXTS["network_unavailable"])
-    return refusal(code, message)
+        return Reply(503, message=texts("network_unavailable"))
+    return refusal(code, message, texts)
 
 
-def refusal(code: str | None, message: str | None) -> Reply:
+def refusal(code: str | None, message: str | None, texts: Texts = english) -> Reply:
     """The form again for a final error of the network: the field it names, its ``message``, or a
     friendly text for its kind. Errors that are the site's, not the customer's, answer 503."""
     code = code or ""
     if code in FIELD_ERRORS:
         field_name = FIELD_ERRORS[code]
-        text = message or TEXTS.get(f"network_{field_name}", TEXTS["network_data"])
+        key = f"network_{field_name}" if field_name in ("phone", "email") else "network_data"
+        text = message or texts(key)
         if field_name:
-            return Reply(422, message=message or TEXTS["form_has_errors"], errors={field_name: text})
+            return Reply(422, message=message or texts("form_has_errors"), errors={field_name: text})
         return Reply(422, message=text)
     if code in ("ban", "duplicate"):
-        return Reply(422, message=message or TEXTS[f"network_{code}"])
+        return Reply(422, message=message or texts(f"network_{code}"))
     # The site or the offer is misconfigured, or a code we do not know: not the customer's fault.
-    return Reply(503, message=message or TEXTS["network_unavailable"])
+    return Reply(503, message=message or texts("network_unavailable"))

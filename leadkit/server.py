@@ -14,7 +14,8 @@ leadkit rewrites a few start tags with a real HTML parser (:mod:`leadkit.kitpage
 ``index.php`` and other ``.php`` pages are served with their PHP removed; a ``.php`` file of code
 only is never served. Pages named ``*.jinja``/``*.j2`` (and ``site.jinja`` globs) are Jinja
 templates: ``{{ leadkit_form() }}`` places leadkit's order form, ``tags`` holds the visitor's
-tags, ``landing_url(url)`` adds them to a link. ``[[landing]]`` tables put several kits, each with
+tags, ``landing_url(url)`` adds them to a link, ``prices`` the offer's prices per country
+(``offer.geo``), ``lang`` and ``dir`` the customer's language. ``[[landing]]`` tables put several kits, each with
 its own offer, on one server, by path prefix or host (:class:`Site`). Behind nginx, set
 ``site.trusted_proxies = 1``.
 
@@ -41,7 +42,7 @@ from werkzeug.wrappers import Request, Response
 from .config import Config
 from .guard import host_matches
 from .journal import Journal
-from .kit import HIDDEN_PATTERNS, KitFolder, Page, charset_of, is_hidden, read_text
+from .kit import HIDDEN_PATTERNS, KitFolder, Page, charset_of, html_language, is_hidden, read_text
 from .kitpage import Refill, rewrite_page
 from .landings import Landing
 from .logs import logger
@@ -158,7 +159,7 @@ class PagesApp:
         if kit is not None:
             base = request.path if refill is not None else None
             html = rewrite_page(html, request.path, kit.kit_rewrite(request.environ, self.name, refill=refill,
-                                                                   base_href=base))
+                                                                   base_href=base, language=html_language(html)))
         charset = charset_of(encoding)
         body = html.encode(encoding, "xmlcharrefreplace")
         mimetype = "text/html" if page.kind in ("php", "jinja") else (mimetypes.guess_type(page.name)[0] or "text/html")
@@ -175,6 +176,12 @@ class PagesApp:
             "landing_url": lambda url: url_with_tags(url, tags),
             "request_path": request.path,
         }
+        if kit is not None:
+            landing = kit.landing(self.name)
+            texts = kit.texts_for(request, landing)
+            # offer.geo, as the customer reads it: {"pt": {"price": 39, "price_text": "39 €", ...}}
+            context["prices"] = {code: price.as_dict(texts.language) for code, price in landing.config.offer.geo.items()}
+            context.update(lang=texts.language, dir=texts.dir)
         if kit is not None and page.name == self.kit.thanks:
             context.update(kit.thanks_context(request))
         try:

@@ -9,6 +9,7 @@ value normalized (a tuple, a resolved path) and accepts what it returns.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -30,7 +31,7 @@ else:  # pragma: no cover - 3.10: the decorator only informs type checkers
         return lambda cls: cls
 
 __all__ = ["FIELD_VALUE", "FLAG", "ORIGIN", "Constraint", "Invalid", "Rule", "Section", "Setting", "check", "choice",
-           "http_url", "identifier", "items", "label", "location", "networks", "number", "region", "secret_text",
+           "did_you_mean", "http_url", "identifier", "items", "label", "location", "networks", "number", "region", "secret_text",
            "setting", "table", "text", "valid"]
 
 T = TypeVar("T")
@@ -228,6 +229,12 @@ def _field_value(value: object, base: Path, depth: int = 0) -> object:
 
 #: A static field's value: text, a number, or a list or table of them (nested twice at most).
 FIELD_VALUE = Rule("must be text, a number, or (moe items/params) a list or table of them", _field_value)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """What follows a misspelt name in its problem: the closest of ``choices``, else all of them."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(choices)}"
 
 
 def is_http_url(value: str) -> bool:

@@ -3,7 +3,9 @@
 The built-in templates live in the top-level ``templates/`` folder of the
 source tree; the wheel carries them inside the package as
 ``leadkit/templates``. A user's ``site.templates`` folder comes first, so any
-template can be overridden by name. Autoescaping is always on.
+template can be overridden by name. Autoescaping is always on, and Jinja's i18n extension is
+loaded: ``_("...")`` and ``{% trans %}`` speak the customer's language when a page is rendered with
+it (:func:`leadkit.pages.gettext_context`), English otherwise.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def make_environment(*folders: Path | None, globals: dict[str, Any] | None = Non
         auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # English until a page is rendered with the customer's language (leadkit.pages.gettext_context).
+    environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     environment.globals.update(globals or {})
     return environment
 

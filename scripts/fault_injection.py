@@ -92,6 +92,7 @@ timeout = {timeout}
 [offer]
 offer = 217
 country = "kz"
+language = "en"
 {offer}
 [site]
 pages = "landing"

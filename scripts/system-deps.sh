@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages that some tests need: nginx (the standalone example behind a real reverse proxy)
-# and Chromium with chromedriver (the real-browser tests). Installed when missing and we are root
-# with apt-get; otherwise say so and go on: those tests then skip and print why.
+# Debian packages that some tests need: nginx (the standalone example behind a real reverse proxy),
+# Chromium with chromedriver (the real-browser tests) and Node.js with npm (Lighthouse, which
+# scripts/lighthouse.sh installs from the npm registry, audits leadkit's pages in that Chromium).
+# Installed when missing and we are root with apt-get; otherwise say so and go on: those tests then
+# skip and print why.
 set -u
 missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v node >/dev/null 2>&1 || [ -x /usr/bin/node ] || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || [ -x /usr/bin/npm ] || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: not root with apt-get, so not installing ${missing[*]}; the tests that need them will skip"

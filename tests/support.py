@@ -30,7 +30,8 @@ def make_config(role: str = "wm", dialect: str = "dalead", api: str = "http://12
     close its ``LeadKit`` (conftest checks that no relay thread outlives its test)."""
     data: dict[str, dict[str, Any]] = {
         "network": {"api": api, "key": KEY, "role": role, "dialect": dialect, "timeout": 5},
-        "offer": {"offer": 217, "country": "kz", **({"flow": 42} if role == "wm" else {}),
+        # English, whatever the country: tests read leadkit's sentences as written (test_i18n checks the others).
+        "offer": {"offer": 217, "country": "kz", "language": "en", **({"flow": 42} if role == "wm" else {}),
                   **({"source": "77"} if role == "ext" else {})},
         "site": {"secret": SECRET},
         # Each configuration gets a journal of its own, far from the checkout.

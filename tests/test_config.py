@@ -21,6 +21,7 @@ else:  # pragma: no cover - 3.10
 from leadkit.config import CONSTRAINTS, SETTINGS, Config, JournalConfig, NetworkConfig, OfferConfig, SiteConfig
 from leadkit.config_file import config_from_mapping, load_config, load_journal_config
 from leadkit.errors import ConfigError, Problem
+from leadkit.geo import GeoPrice
 from leadkit.landings import LANDING_CONSTRAINTS, Landing, LandingConfig
 from leadkit.settings import Setting
 
@@ -1388,6 +1389,153 @@ def test_a_config_made_in_python_checks_its_landings() -> None:
 def test_the_landing_section_declares_the_readme_rows() -> None:
     assert [s.name for s in LandingConfig.settings] == [
         "landing.name", "landing.path", "landing.host", "landing.pages", "landing.offer", "landing.flow",
-        "landing.country", "landing.countries", "landing.source", "landing.fields", "landing.thanks"]
-    assert [s.id for s in LandingConfig.settings] == [f"leadkit.E{n}" for n in range(100, 111)]
+        "landing.country", "landing.countries", "landing.source", "landing.fields", "landing.geo",
+        "landing.language", "landing.thanks"]
+    assert [s.id for s in LandingConfig.settings] == [f"leadkit.E{n}" for n in (*range(100, 110), 118, 119, 110)]
     assert [s.name for s in SETTINGS[-len(LandingConfig.settings):]] == [s.name for s in LandingConfig.settings]
+
+
+# -- prices per country (offer.geo) and the offer's language (offer.language) ---------------------
+
+ES_PT_IT = {"offer.country": "es", "offer.countries": ["es", "pt", "it"]}
+
+
+def test_geo_tables_in_a_file_are_read_and_normalized(tmp_path: Path) -> None:
+    text = MINIMAL_TOML.replace('country = "kz"', 'country = "es"\ncountries = ["es", "pt", "it"]\nlanguage = "pt-br"')
+    text += ('\n[offer.geo.PT]\nprice = 39.0\nold_price = 59.5\ncurrency = "EUR"\n'
+             '\n[offer.geo.es]\nprice = 49\ncurrency = "eur"\nbase = 45\n')
+
+    offer = load_config(write(tmp_path, text), environ={}).offer
+
+    assert offer.geo == {"pt": GeoPrice("pt", 39, "eur", old_price=59.5),
+                         "es": GeoPrice("es", 49, "eur", base=45)}
+    assert isinstance(offer.geo["pt"].price, int)
+    assert offer.language == "pt_BR"
+
+
+def test_geo_and_language_default_to_none() -> None:
+    offer = load().offer
+
+    assert (offer.geo, offer.language) == ({}, None)
+
+
+def test_the_readmes_geo_example_loads() -> None:
+    example = "[offer]" + README.split("```toml\n[offer]", 1)[1].split("```", 1)[0]
+    offer = tomllib.loads(example)["offer"]
+
+    config = load({f"offer.{key}": value for key, value in offer.items()})
+
+    assert config.phone_regions == ("ES", "PT", "IT")
+    assert config.offer.geo["pt"] == GeoPrice("pt", 39, "eur", old_price=78, base=39)
+    assert set(config.offer.geo) == {"es", "pt"}
+
+
+@pytest.mark.parametrize(("geo", "key", "value", "fragment"), [
+    pytest.param("39 eur", "offer.geo", "39 eur", "must be a table of country", id="not-a-table"),
+    pytest.param({"portugal": {"price": 39, "currency": "eur"}}, "offer.geo.portugal", "portugal",
+                 "must be a two-letter country code, like 'pt'", id="country-name"),
+    pytest.param({"xx": {"price": 39, "currency": "eur"}}, "offer.geo.xx", "xx", "two-letter country code",
+                 id="country-unknown"),
+    pytest.param({"pt": 39}, "offer.geo.pt", 39, "must be a table like { price = 39, currency = 'eur' }",
+                 id="entry-not-a-table"),
+    pytest.param({"pt": {"currency": "eur"}}, "offer.geo.pt.price", None, "is missing: the price", id="no-price"),
+    pytest.param({"pt": {"price": 39}}, "offer.geo.pt.currency", None, "is missing: the price's currency",
+                 id="no-currency"),
+    pytest.param({"pt": {"price": "39", "currency": "eur"}}, "offer.geo.pt.price", "39", "must be a number",
+                 id="price-text"),
+    pytest.param({"pt": {"price": True, "currency": "eur"}}, "offer.geo.pt.price", True, "must be a number",
+                 id="price-bool"),
+    pytest.param({"pt": {"price": -1, "currency": "eur"}}, "offer.geo.pt.price", -1, "from 0 to", id="price-negative"),
+    pytest.param({"pt": {"price": float("nan"), "currency": "eur"}}, "offer.geo.pt.price", None, "must be a number",
+                 id="price-nan"),
+    pytest.param({"pt": {"price": 39, "currency": "euro"}}, "offer.geo.pt.currency", "euro",
+                 "must be a currency's ISO 4217 code", id="currency-name"),
+    pytest.param({"pt": {"price": 39, "currency": "abc"}}, "offer.geo.pt.currency", "abc", "ISO 4217",
+                 id="currency-unknown"),
+    pytest.param({"pt": {"price": 39, "currency": 978}}, "offer.geo.pt.currency", 978, "ISO 4217",
+                 id="currency-number"),
+    pytest.param({"pt": {"price": 39, "old_price": 39, "currency": "eur"}}, "offer.geo.pt.old_price", 39,
+                 "must be more than the price (39)", id="old-price-not-more"),
+    pytest.param({"pt": {"price": 39, "currency": "eur", "base": [39]}}, "offer.geo.pt.base", [39],
+                 "must be a number", id="base-list"),
+    pytest.param({"pt": {"price": 39, "currency": "eur", "prise": 39}}, "offer.geo.pt.prise", None,
+                 "is an unknown key; did you mean 'price'?", id="unknown-key"),
+    pytest.param({"pt": {"price": 39, "currency": "eur"}, "PT": {"price": 40, "currency": "eur"}}, "offer.geo.PT",
+                 None, "names 'pt' twice", id="country-twice"),
+])
+def test_each_bad_geo_value_is_named_by_its_key(geo: Any, key: str, value: Any, fragment: str) -> None:
+    problem = the_problem({**ES_PT_IT, "offer.geo": geo})
+
+    assert (problem.key, problem.id) == (key, "leadkit.E026")
+    assert problem.message.startswith(f"{key} ") and fragment in problem.message
+    if value is not None:
+        assert problem.value == value
+
+
+def test_geo_countries_must_be_the_offers() -> None:
+    problem = the_problem({**ES_PT_IT, "offer.geo": {"pt": {"price": 39, "currency": "eur"},
+                                                     "fr": {"price": 49, "currency": "eur"}}})
+
+    assert (problem.key, problem.id, problem.value) == ("offer.geo.fr", "leadkit.E099", "fr")
+    assert "is not one of the offer's countries (es, pt, it)" in problem.message
+
+
+def test_without_countries_geo_is_for_the_offers_country() -> None:
+    assert set(load({"offer.geo": {"KZ": {"price": 9900, "currency": "kzt"}}}).offer.geo) == {"kz"}
+
+    problem = the_problem({"offer.geo": {"kg": {"price": 990, "currency": "kgs"}}})
+
+    assert (problem.key, problem.id) == ("offer.geo.kg", "leadkit.E099")
+    assert "(kz)" in problem.message
+
+
+@pytest.mark.parametrize(("language", "normal"), [
+    ("pt", "pt"), ("PT", "pt"), ("pt-BR", "pt_BR"), ("pt_br", "pt_BR"), ("fil", "fil"), ("kk", "kk")])
+def test_offer_language_is_normalized(language: str, normal: str) -> None:
+    assert load({"offer.language": language}).offer.language == normal
+
+
+@pytest.mark.parametrize("language", ["xx", "pt_XX", "portuguese", "pt-BR-x", "", 5, ["pt"]])
+def test_an_unknown_language_is_refused(language: Any) -> None:
+    problem = the_problem({"offer.language": language})
+
+    assert (problem.key, problem.id, problem.value) == ("offer.language", "leadkit.E027", language)
+    assert "must be a language code Babel knows, like 'pt' or 'pt_BR'" in problem.message
+
+
+def test_a_landing_inherits_geo_and_language_or_gives_its_own() -> None:
+    geo = {"pt": {"price": 39, "currency": "eur"}}
+    config = load_landings([{**SK, "path": "/sk/", "country": "pt"},
+                            {"name": "it", "path": "/it/", "offer": 403, "country": "it", "language": "it",
+                             "geo": {"it": {"price": 45, "currency": "eur", "base": 40}}}],
+                           {**ES_PT_IT, "offer.geo": geo, "offer.language": "es"})
+
+    sk, it = (landing.offer for landing in config.landings)
+    assert (sk.geo, sk.language) == ({"pt": GeoPrice("pt", 39, "eur")}, "es")
+    assert (it.geo, it.language) == ({"it": GeoPrice("it", 45, "eur", base=40)}, "it")
+
+
+def test_each_landings_geo_and_language_are_checked() -> None:
+    assert landing_problems([{**SK, "geo": {"sk": {"price": 39, "currency": "eur", "bsae": 1}}, "language": "xx"}]
+                            ) == [("landing[sk].geo.sk.bsae", "leadkit.E118"), ("landing[sk].language", "leadkit.E119")]
+
+
+def test_a_landings_geo_must_be_its_countries() -> None:
+    # its own geo, for a country it does not take
+    assert landing_problems([{**SK, "geo": {"cz": {"price": 39, "currency": "eur"}}}]) == [
+        ("landing[sk].geo.cz", "leadkit.E099")]
+    # [offer]'s geo, which it has, for a country it does not take: it gives its own (here none)
+    geo = {"pt": {"price": 39, "currency": "eur"}}
+    assert landing_problems([{**SK, "countries": ["sk"]}], {**ES_PT_IT, "offer.geo": geo}) == [
+        ("landing[sk].geo.pt", "leadkit.E099")]
+    config = load_landings([{**SK, "countries": ["sk"], "geo": {}}], {**ES_PT_IT, "offer.geo": geo})
+    assert config.landings[0].offer.geo == {}
+
+
+def test_a_config_with_geo_made_again_from_its_values_is_the_same() -> None:
+    config = load({**ES_PT_IT, "offer.geo": {"pt": {"price": 39, "old_price": 78, "currency": "eur", "base": 39}},
+                   "offer.language": "pt"})
+
+    offer = OfferConfig(**{f.name: getattr(config.offer, f.name) for f in fields(OfferConfig)})
+
+    assert offer == config.offer

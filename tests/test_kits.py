@@ -26,6 +26,8 @@ for what a customer sees. No response any test receives may hold PHP source or t
 
 from __future__ import annotations
 
+import html
+
 import difflib
 import json
 import re
@@ -42,12 +44,14 @@ import pytest
 import requests
 
 from leadkit.testing.sandbox import ReceivedLead, SandboxNetwork
+from leadkit.texts import Texts
 from servers import leadkit_process, server_log
 from support import KEY, SECRET
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import JavascriptException, StaleElementReferenceException
+    from selenium.common.exceptions import (JavascriptException, NoSuchElementException,
+                                            StaleElementReferenceException, WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -543,7 +547,8 @@ def test_an_invalid_phone_answers_the_same_landing_422_with_the_field_focused(
         assert "autofocus" in (sent.get("phone") or {}), "the wrong field is focused"
         assert all("autofocus" not in i for f in forms for i in f.inputs if i is not sent.get("phone"))
         assert tags_in(sent) == VISIT
-        assert "valid phone number" in page
+        # In the page's language, <html lang="pl">, with a Polish example number.
+        assert html.escape(Texts("pl")("invalid_phone", example="512 345 678")) in page
         assert network.leads == [], "nothing is sent for invalid input"
         # The same form, corrected, is taken.
         answer = submit(session, base, sent, phone="512 345 678")
@@ -745,7 +750,10 @@ def browser() -> Iterator[WebDriver]:
 
 
 def waiting(driver: WebDriver) -> WebDriverWait:
-    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException, JavascriptException))
+    """A wait that looks again when the page changed under it: while a kit's script navigates, a node
+    looked up a moment before can be gone ("does not belong to the document")."""
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException, JavascriptException,
+                                                           NoSuchElementException, WebDriverException))
 
 
 def click_and_wait_for_the_next_page(driver: WebDriver, button: WebElement) -> None:
@@ -811,9 +819,11 @@ def test_browser_news_kit_invalid_phone_keeps_the_customer_on_the_landing_beside
         phone, name = bottom.find_element(By.NAME, "phone"), bottom.find_element(By.NAME, "name")
         assert (name.get_attribute("value"), phone.get_attribute("value")) == ("Anna Kowalska", "512 345 67")
         waiting(browser).until(lambda d: d.switch_to.active_element == phone)
-        messages = [e for e in bottom.find_elements(By.XPATH, ".//*[contains(text(), 'phone')]") if e.is_displayed()]
+        said = Texts("pl")("invalid_phone", example="512 345 678")  # in the page's language
+        messages = [e for e in bottom.find_elements(By.CSS_SELECTOR, "[role=alert]") if e.is_displayed()
+                    and e.text == said]
         assert messages, f"no message in the form that was sent: {bottom.get_attribute('outerHTML')}"
-        assert not top.find_elements(By.XPATH, ".//*[contains(text(), 'phone')]"), "the other form has no error"
+        assert not top.find_elements(By.CSS_SELECTOR, "[role=alert]"), "the other form has no error"
         message, field_box = messages[0].rect, phone.rect
         gap = max(message["y"] - (field_box["y"] + field_box["height"]), field_box["y"] - (message["y"] + message["height"]))
         assert gap <= 40, f"the message is beside the phone field ({message} vs {field_box})"

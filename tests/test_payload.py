@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from leadkit.config import Config
+from leadkit.form import Order, chosen_regions
 from leadkit.lead import Lead
-from leadkit.form import Order
 from leadkit.payload import build_payload, encode_form
 from leadkit.phone import parse_phone
 from leadkit.visitor import Visitor
@@ -118,3 +119,60 @@ def test_country_follows_the_phone_when_countries_are_widened() -> None:
 def test_encode_form_flattens_nested_values_in_order() -> None:
     assert encode_form({"a": 1, "p": {"x": "1", "y": {"z": 2}}, "l": ["u", "v"], "n": None}) == [
         ("a", "1"), ("p[x]", "1"), ("p[y][z]", "2"), ("l[0]", "u"), ("l[1]", "v")]
+
+
+# -- a country's own prices: [offer.geo.XX] --------------------------------------------------
+
+GEO = {"es": {"price": 49, "currency": "eur", "base": 45},
+       "pt": {"price": 39, "old_price": 78, "currency": "eur", "base": 35},
+       "it": {"price": 59, "currency": "eur"}}
+
+
+def geo_config(dialect: str = "dalead", geo: dict[str, object] | None = None) -> Config:
+    return make_config("comp", dialect, offer={"country": "es", "countries": ["es", "pt", "it"],
+                                               "fields": {"currency": "usd", "base": 50, "count": 1},
+                                               "geo": GEO if geo is None else geo})
+
+
+def chosen_lead(phone: str, country: str, config: Config) -> Lead:
+    """The lead of a form sent with ``country`` chosen (the phone read in that country first)."""
+    order = Order(name="Joana", phone=parse_phone(phone, chosen_regions(country, config.phone_regions)))
+    return Lead(order=order, visitor=Visitor("203.0.113.7", "", False))
+
+
+@pytest.mark.parametrize("dialect", ["dalead", "moe"])
+def test_a_lead_goes_out_with_its_countrys_currency_and_base(dialect: str) -> None:
+    config = geo_config(dialect)
+
+    payload = dict(encode_form(build_payload(chosen_lead("912345678", "pt", config), config)))
+
+    assert (payload["phone"], payload["country"], payload["currency"], payload["base"]) == (
+        "351912345678", "pt", "eur", "35")
+    assert payload["count"] == "1", "offer.fields still gives the other fields"
+    assert not {"price", "old_price"} & set(payload), "the prices shown are the pages', not the lead's"
+
+
+def test_the_same_digits_in_another_chosen_country_are_that_countrys_lead() -> None:
+    config = geo_config()
+
+    payload = build_payload(chosen_lead("912345678", "es", config), config)
+
+    assert (payload["phone"], payload["country"], payload["currency"], payload["base"]) == (
+        "34912345678", "es", "eur", 45)
+
+
+def test_a_country_table_without_base_sends_no_base() -> None:
+    config = geo_config()
+
+    payload = build_payload(chosen_lead("3123456789", "it", config), config)
+
+    assert (payload["country"], payload["currency"]) == ("it", "eur")
+    assert "base" not in payload, "offer.fields' base is another country's price"
+
+
+def test_a_country_without_a_table_goes_out_with_offer_fields() -> None:
+    config = geo_config(geo={"pt": GEO["pt"]})
+
+    payload = build_payload(chosen_lead("3123456789", "it", config), config)
+
+    assert (payload["country"], payload["currency"], payload["base"], payload["count"]) == ("it", "usd", 50, 1)

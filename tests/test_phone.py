@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from leadkit.phone import MAX_PHONE_INPUT, Phone, PhoneError, example_number, parse_phone
-from leadkit.texts import TEXTS, country_name, phone_error_text
+from leadkit.texts import TEXTS, Texts, english
 
 KZ = ("KZ",)
 
@@ -179,7 +179,7 @@ def test_example_number_of_an_unknown_region_is_empty(region: str) -> None:
     pytest.param("zz", "en", "ZZ", id="unknown-is-its-code"),
 ])
 def test_country_name(region: str, language: str, expected: str) -> None:
-    assert country_name(region, language) == expected
+    assert Texts(language).country(region) == expected
 
 
 @pytest.mark.parametrize(("regions", "expected"), [
@@ -189,7 +189,7 @@ def test_country_name(region: str, language: str, expected: str) -> None:
                  id="three"),
 ])
 def test_country_error_names_the_countries(regions: tuple[str, ...], expected: str) -> None:
-    assert phone_error_text("country", regions, "+7 701 234 5678") == expected
+    assert english.phone_error("country", regions, "+7 701 234 5678") == expected
 
 
 @pytest.mark.parametrize(("reason", "expected"), [
@@ -198,13 +198,13 @@ def test_country_error_names_the_countries(regions: tuple[str, ...], expected: s
                  id="invalid-shows-example"),
 ])
 def test_other_phone_errors(reason: str, expected: str) -> None:
-    assert phone_error_text(reason, KZ, "+7 771 000 9998") == expected
+    assert english.phone_error(reason, KZ, "+7 771 000 9998") == expected
 
 
 def test_error_text_for_a_real_refusal() -> None:
     with pytest.raises(PhoneError) as info:
         parse_phone("+7 912 345 67 89", ("KZ", "KG"))
 
-    text = phone_error_text(info.value.reason, ("KZ", "KG"), example_number("KZ"))
+    text = english.phone_error(info.value.reason, ("KZ", "KG"), example_number("KZ"))
 
     assert text == "Please enter a phone number from Kazakhstan or Kyrgyzstan."

@@ -1,0 +1,92 @@
+"""leadkit's own pages gzip-compressed for a browser that accepts it.
+
+:func:`gzip_response` takes a finished werkzeug response and the request it answers, and
+compresses the body in place when all of these hold:
+
+- the body is text leadkit writes (HTML, JSON, JavaScript, CSS) of at least :data:`MIN_SIZE` bytes,
+  held in memory (not streamed, not ``direct_passthrough``) and not encoded already;
+- the status has a body worth compressing (not ``1xx``, ``204``, ``206`` or ``304``) and the
+  request is not ``HEAD``;
+- the request's ``Accept-Encoding`` gives ``gzip`` (or ``x-gzip``, or ``*``) a quality above 0:
+  a named coding's quality wins over ``*``'s, and no header at all means no compression.
+
+Every response that could be compressed says ``Vary: Accept-Encoding`` (added to any ``Vary`` it
+has), compressed or not, so that a cache never hands the gzip body to a browser that did not
+ask for it. A strong ``ETag`` becomes weak on the compressed body, whose bytes differ.
+
+Pure werkzeug and the standard library: no I/O, no configuration.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+from werkzeug.http import parse_accept_header
+from werkzeug.wrappers import Request, Response
+
+__all__ = ["COMPRESSIBLE", "MIN_SIZE", "accepts_gzip", "gzip_response"]
+
+#: The media types compressed: the text leadkit sends.
+COMPRESSIBLE = frozenset({"text/html", "application/json", "text/javascript", "application/javascript",
+                          "text/css"})
+
+#: Bytes below which a body is sent as it is: gzip's header and the CPU cost outweigh the saving.
+MIN_SIZE = 500
+
+#: Statuses that never carry a body to compress (206: a byte range of the identity body).
+_NO_BODY = frozenset({204, 206, 304})
+
+#: zlib's level 6: nearly level 9's size for a page of a few KB, at a fraction of its time.
+_LEVEL = 6
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip: ``gzip`` or ``x-gzip`` with q > 0, or,
+    when neither is named, ``*`` with q > 0. ``None`` or an empty header: no."""
+    if not accept_encoding:
+        return False
+    named: float | None = None
+    wildcard: float | None = None
+    for coding, quality in parse_accept_header(accept_encoding):
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = quality if named is None else max(named, quality)
+        elif coding == "*":
+            wildcard = quality
+    if named is not None:
+        return named > 0
+    return wildcard is not None and wildcard > 0
+
+
+def _compressible(request: Request, response: Response) -> bool:
+    """Whether this response's body may be compressed at all (whatever the browser accepts)."""
+    return (request.method != "HEAD"
+            and response.status_code >= 200 and response.status_code not in _NO_BODY
+            and response.mimetype in COMPRESSIBLE
+            and not response.direct_passthrough and not response.is_streamed
+            and "Content-Encoding" not in response.headers)
+
+
+def gzip_response(request: Request, response: Response) -> Response:
+    """``response`` with its body gzip-compressed if ``request`` accepts gzip and the body is worth it
+    (see the module's docstring); ``Vary: Accept-Encoding`` on every response that could be. The same
+    response object is changed and returned."""
+    if not _compressible(request, response):
+        return response
+    data = response.get_data()
+    if len(data) < MIN_SIZE:
+        return response
+    if "*" not in response.vary:
+        response.vary.add("Accept-Encoding")
+    if not accepts_gzip(request.headers.get("Accept-Encoding")):
+        return response
+    compressed = gzip.compress(data, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same page, the same bytes
+    if len(compressed) >= len(data):
+        return response
+    response.set_data(compressed)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(compressed))
+    etag, weak = response.get_etag()
+    if etag is not None and not weak:
+        response.set_etag(etag, weak=True)
+    return response
