@@ -24,6 +24,7 @@ kit = LeadKit(lambda e, s: [], network={"api": "http://127.0.0.1:9/api", "key": 
               offer={"offer": 217, "flow": 42, "country": "kz"}, site={"secret": "s" * 20})
 html = Client(kit).get("/leadkit/form").get_data(as_text=True)
 assert 'name="phone"' in html and 'action="/leadkit/order"' in html, html[:300]
+assert '<html lang="ru"' in html and "Ваше имя" in html, "a Kazakh offer in Russian, from the wheel's catalogs"
 assert (r.BUILTIN_TEMPLATES / "demo" / "index.html").is_file()
 print("RENDERED-FROM-WHEEL")
 """
@@ -45,5 +46,6 @@ def test_wheel_carries_the_templates(tmp_path: Path) -> None:
                             env=clean)
     assert "RENDERED-FROM-WHEEL" in result.stdout, result.stderr
     listing = subprocess.run([str(python), "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True)
-    for name in ("leadkit/templates/form.html", "leadkit/templates/demo/index.html", "leadkit/py.typed"):
+    for name in ("leadkit/templates/form.html", "leadkit/templates/demo/index.html", "leadkit/py.typed",
+                 "leadkit/locale/pl/LC_MESSAGES/leadkit.po", "leadkit/locale/ar/LC_MESSAGES/leadkit.po"):
         assert name in listing.stdout
