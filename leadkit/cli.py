@@ -123,7 +123,8 @@ def demo_config(api: str, key: str) -> Config:
     """The demo's configuration: webmaster role, dalead dialect, offer 217 in Kazakhstan."""
     return config_from_mapping({
         "network": {"api": api, "key": key, "role": "wm", "dialect": "dalead", "timeout": 10},
-        "offer": {"offer": 217, "flow": 42, "country": "kz"},
+        # The demo landing is written in English: its form too (a Kazakh offer would otherwise speak Russian).
+        "offer": {"offer": 217, "flow": 42, "country": "kz", "language": "en"},
         "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo"), "jinja": ["*.html"]},
         "form": {"title": "Order with a 50% discount", "submit": "Order now"},
         # The demo keeps its journal in a private temporary folder: nothing is left behind in the checkout.

@@ -36,8 +36,8 @@ from servers import leadkit_process  # noqa: E402
 from support import KEY, SECRET  # noqa: E402
 from leadkit.texts import Texts  # noqa: E402
 
-#: The start of the invalid-phone sentence in Russian, the language of the example's Kazakh offer.
-INVALID_PHONE = Texts("ru")("invalid_phone", example="").split(".")[0]
+#: The start of the invalid-phone sentence in the example's language (its leadkit.toml says English).
+INVALID_PHONE = Texts("en")("invalid_phone", example="").split(".")[0]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "standalone"
@@ -172,7 +172,6 @@ def test_invalid_phone_shows_its_error_beside_the_field_and_keeps_what_was_typed
     assert phone.get_attribute("aria-invalid") == "true"
     assert name.get_attribute("aria-invalid") is None, "only the phone is wrong"
     error = browser.find_element(By.ID, (phone.get_attribute("aria-describedby") or "").split()[0])
-    # The example's offer is in Kazakhstan, whose customers read Russian first (leadkit.i18n).
     assert error.is_displayed() and INVALID_PHONE in error.text
     assert len(browser.find_elements(By.CSS_SELECTOR, ".lk-error")) == 1
     # Beside the field: right under the input (with its dialling code), in the same column.

@@ -41,7 +41,8 @@ LEADKIT = {
         "role": "wm",
         "dialect": "dalead",
     },
-    "offer": {"offer": 217, "flow": 42, "country": "kz", "fields": {"currency": "kzt"}},
+    # "language": the page is in English; without it, the country's language (Russian in Kazakhstan).
+    "offer": {"offer": 217, "flow": 42, "country": "kz", "language": "en", "fields": {"currency": "kzt"}},
     "form": {"title": "Order with a 50% discount", "submit": "Order now"},
     "journal": {"path": os.environ.get("LEADKIT_JOURNAL", "leadkit.db")},  # relative to BASE_DIR
 }
