@@ -73,6 +73,9 @@ class Page:
     name: str
     kind: str
     path: Path
+    #: A ``php`` page's text without its PHP, what was removed and its encoding: read once, when the
+    #: file was found to be a page.
+    php: tuple[str, tuple[PhpBlock, ...], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ class KitFolder:
             return None
         real = target.relative_to(self.folder).as_posix()
         if self._is_php(name) and self._is_php(real):
-            return Page(name, "php", target) if self.php_page(target) is not None else None
+            php = self.php_page(target)
+            return Page(name, "php", target, php) if php is not None else None
         if is_hidden(name) or is_hidden(real):
             return None
         lower = name.lower()
@@ -166,7 +170,20 @@ class KitFolder:
     # -- what leadkit check says ------------------------------------------------
 
     def survey(self, aliases: Mapping[str, str] = {}) -> Survey:
-        pages: list[PageSurvey] = []
+        """Every page with its forms and the PHP it loses, the thank-you page, what is never served."""
+        pages, hidden, scripts = self._walk()
+        return Survey(self.folder, tuple(self._page_survey(page, aliases) for page in pages), self.thanks,
+                      self.thanks_detected, tuple(hidden), tuple(scripts))
+
+    def unserved(self) -> tuple[list[str], list[str]]:
+        """What is never served: hidden files (a dot-folder as one entry), and the kit's ``.php``
+        scripts of code only, relative; without reading the pages' forms (for start-up)."""
+        _, hidden, scripts = self._walk()
+        return hidden, scripts
+
+    def _walk(self) -> tuple[list[Page], list[str], list[str]]:
+        """The folder's pages (html, php, jinja), hidden files and code-only ``.php`` scripts, sorted."""
+        pages: list[Page] = []
         hidden: list[str] = []
         scripts: list[str] = []
         for root, folders, files in os.walk(self.folder):
@@ -180,14 +197,14 @@ class KitFolder:
                 page = self.page(relative)
                 if page is None:
                     (scripts if self._is_php(relative) else hidden).append(relative)
-                elif page.kind in ("html", "php", "jinja"):
-                    pages.append(self._page_survey(page, aliases))
-        return Survey(self.folder, tuple(pages), self.thanks, self.thanks_detected, tuple(hidden), tuple(scripts))
+                elif page.kind != "static":
+                    pages.append(page)
+        return pages, hidden, scripts
 
     def _page_survey(self, page: Page, aliases: Mapping[str, str]) -> PageSurvey:
         blocks: tuple[PhpBlock, ...] = ()
         if page.kind == "php":
-            text, blocks, _ = self.php_page(page.path) or ("", (), "")
+            text, blocks, _ = page.php or ("", (), "")
         else:
             text = (read_text(page.path) or ("", ""))[0]
         return PageSurvey(page.name, page.kind, find_forms(text, "/" + page.name, aliases), blocks)

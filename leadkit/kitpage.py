@@ -36,7 +36,7 @@ from .htmlscan import Document, Edits, EndTag, StartTag, Unreadable, scan
 from .kitfields import canonical_field, is_macro
 from .tags import url_with_tags
 
-__all__ = [
+__all__ = ["hostname", 
     "Control", "KitForm", "find_forms", "is_landing_link", "Refill", "Rewrite", "rewrite_page", "rewrite_links",
 ]
 
@@ -47,7 +47,7 @@ _NONE: Mapping[str, str] = MappingProxyType({})
 def is_landing_link(url: str, site_host: str, landing_hosts: Iterable[str]) -> bool:
     """Whether ``url`` (as written in a page served from ``site_host``) leads to a landing:
     a path on this site, or an http(s) URL to this host or a host of ``landing_hosts``."""
-    return _leads_to_landing(url, _hostname(site_host), landing_hosts)
+    return _leads_to_landing(url, hostname(site_host), landing_hosts)
 
 
 def _leads_to_landing(url: str, site: str, landing_hosts: Iterable[str]) -> bool:
@@ -68,7 +68,7 @@ def _leads_to_landing(url: str, site: str, landing_hosts: Iterable[str]) -> bool
     return host == site or any(host_matches(host, pattern) for pattern in landing_hosts)
 
 
-def _hostname(site_host: str) -> str:
+def hostname(site_host: str) -> str:
     """The host name of a ``Host`` header value (``example.com:8000``, ``[::1]:8000``), lower-cased."""
     try:
         return (urlsplit(f"//{site_host}").hostname or "").lower()
@@ -159,7 +159,7 @@ def _forms(document: Document, page_path: str, aliases: Mapping[str, str], site_
         owner = enclosing if form_id is None else by_id.get(form_id)
         if owner is not None:
             controls[owner].append(_control_tag(document.events, index, tag, aliases))
-    site = _hostname(site_host)
+    site = hostname(site_host)
     return [_form(number, tag, tuple(owned), page_path, site)
             for number, (tag, owned) in enumerate(zip(form_tags, controls))]
 
@@ -335,7 +335,7 @@ def _add_tags_to_links(document: Document, tags: Mapping[str, str], site_host: s
                        landing_hosts: Iterable[str], edits: Edits) -> None:
     if not any(tags.values()):
         return
-    site, hosts = _hostname(site_host), tuple(landing_hosts)
+    site, hosts = hostname(site_host), tuple(landing_hosts)
     for tag in document.start_tags("a", "area"):
         href = tag.get("href")
         if href is not None and _leads_to_landing(href, site, hosts):

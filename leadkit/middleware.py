@@ -185,6 +185,7 @@ class LeadKit:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.config.journal.relay and not self._closed:
             self.relay.ensure_running()  # lazily, and again in each forked worker
+        environ["leadkit"] = self  # the wrapped site's pages (and a kit's page shown again) render with it
         path = environ.get("PATH_INFO", "")
         if path == self.mount or path.startswith(self.mount + "/"):
             request = Request(environ)
@@ -193,7 +194,6 @@ class LeadKit:
         return self._pass_through(environ, start_response)
 
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        environ["leadkit"] = self
         fresh = self.visits.query_tags(environ)
         environ["leadkit.tags"] = merge_tags(self.visits.cookie_tags(environ), fresh)
         if not fresh:
@@ -206,9 +206,7 @@ class LeadKit:
         return self.app(environ, start_with_cookie)
 
     def _own(self, request: Request) -> Response:
-        # Small bodies only: werkzeug refuses a longer Content-Length before reading anything.
-        request.max_content_length = request.max_form_memory_size = self.config.site.max_body
-        request.max_form_parts = 200
+        self._limit_body(request)
         method, view = self._routes.get(request.path, ("", None))
         texts = self.texts_for(request, self.landings[""])
         if view is None:
@@ -223,6 +221,11 @@ class LeadKit:
             return view(request)
         except HTTPException as exc:  # an oversized or unreadable body
             return self.pages.message(request, exc.code or 400, _refused_body(exc, texts), texts)
+
+    def _limit_body(self, request: Request) -> None:
+        """Small bodies only: werkzeug refuses a longer Content-Length before reading anything."""
+        request.max_content_length = request.max_form_memory_size = self.config.site.max_body
+        request.max_form_parts = 200
 
     def visit_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The visitor's tags for this request: the cookie's, overridden by the query string's."""
@@ -243,8 +246,7 @@ class LeadKit:
     def kit_order(self, request: Request, landing_name: str) -> Response:
         """A landing kit's JavaScript posting an order to its own script (``$.post("order.php")``):
         taken like any order; a script gets JSON, a plain form post a page."""
-        request.max_content_length = request.max_form_memory_size = self.config.site.max_body
-        request.max_form_parts = 200
+        self._limit_body(request)
         landing = self.landing(landing_name)
         texts = self.texts_for(request, landing)
         try:
@@ -284,7 +286,6 @@ class LeadKit:
         again = refill_for(fields, result)
         if self.site_pages is None or again is None:
             return None
-        request.environ["leadkit"] = self  # the page is rewritten for this visitor, as when it was first shown
         response = self.site_pages.page_again(request, landing.name, *again)
         if response is None:
             return None

@@ -15,6 +15,7 @@ around numbers are dropped.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -88,6 +89,7 @@ def _parse_in_regions(text: str, regions: Sequence[str]) -> phonenumbers.PhoneNu
     return fallback
 
 
+@lru_cache(maxsize=512)
 def example_number(region: str) -> str:
     """A sample mobile number of the region in international format, for placeholders."""
     number = phonenumbers.example_number_for_type(region.upper(), phonenumbers.PhoneNumberType.MOBILE)
@@ -96,6 +98,7 @@ def example_number(region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+@lru_cache(maxsize=512)
 def local_example(region: str) -> str:
     """A sample mobile number of the region as its people write it ("0912 123 456" in Slovakia), for the
     placeholder beside the dialling code and for error messages."""
@@ -105,6 +108,7 @@ def local_example(region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+@lru_cache(maxsize=512)
 def dialling_code(region: str) -> str:
     """The region's international dialling code: ``+421``; empty when unknown."""
     code = phonenumbers.country_code_for_region(region.upper())

@@ -43,7 +43,7 @@ from .config import Config
 from .guard import host_matches
 from .journal import Journal
 from .kit import HIDDEN_PATTERNS, KitFolder, Page, charset_of, html_language, is_hidden, read_text
-from .kitpage import Refill, rewrite_page
+from .kitpage import Refill, hostname, rewrite_page
 from .landings import Landing
 from .logs import logger
 from .middleware import LeadKit
@@ -121,20 +121,6 @@ class PagesApp:
             return ""
         return path[len(self.prefix) - 1:] if path.startswith(self.prefix) else None
 
-    def resolve(self, path: str) -> str | None:
-        """The file under the folder that a URL path names, or None (hidden files are never served)."""
-        page = self.kit.resolve(path)
-        return page.name if page else None
-
-    def hidden_files(self) -> list[str]:
-        """The files under the folder that are never served, relative; a dot-folder as one entry; the
-        kit's PHP scripts (:meth:`scripts`) aside."""
-        return sorted(self.kit.survey().hidden)
-
-    def scripts(self) -> list[str]:
-        """The kit's ``.php`` files of code only (``getform.php``): never served; posts to them are orders."""
-        return sorted(self.kit.survey().scripts)
-
     # -- pages ----------------------------------------------------------------
 
     def render(self, page: Page, request: Request, refill: Refill | None = None) -> Response:
@@ -146,11 +132,8 @@ class PagesApp:
             html = self.render_template(page, request, kit)
             if html is None:
                 return Response("<h1>This page is being fixed</h1>", 503, mimetype="text/html")
-        elif page.kind == "php":
-            php = self.kit.php_page(page.path)
-            if php is None:
-                return self.not_found(request)
-            html, _, encoding = php
+        elif page.php is not None:
+            html, _, encoding = page.php
         else:
             text = read_text(page.path)
             if text is None:
@@ -222,7 +205,7 @@ class Site:
         return app.respond(request)(environ, start_response)
 
     def landing_for(self, host: str, path: str) -> PagesApp | None:
-        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        name = hostname(host)
         for pattern, landing in self.hosts.items():
             if host_matches(name, pattern):
                 return self.landings[landing]
@@ -261,7 +244,7 @@ def make_app(config: Config, *, journal: Journal | None = None, session: request
         app = PagesApp(settings.pages, settings.templates, settings.landing_hosts, private=private,
                        order_path=order_path, jinja=settings.jinja, thanks=settings.thanks,
                        name=landing.name if landing else "", prefix=landing.path or "/" if landing else "/")
-        hidden, scripts = app.hidden_files(), app.scripts()
+        hidden, scripts = app.kit.unserved()
         where = f"landing {landing.name!r}" if landing else "site.pages"
         if scripts:  # every kit has one: what it is for is leadkit's job now
             log.info("%s: the kit's PHP scripts are never served, and orders posted to them are taken by leadkit: "

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from babel.support import NullTranslations
+
 from .i18n import RTL_LANGUAGES, territory_name, translations
 
 __all__ = ["PLURALS", "TEXTS", "Texts", "english"]
@@ -137,7 +139,13 @@ class Texts:
         self.language = language
         #: The writing direction of the language, for ``<html dir>``.
         self.dir = "rtl" if language in RTL_LANGUAGES else "ltr"
-        self._catalog = translations(language, locale_dir)
+        self._locale_dir = locale_dir
+
+    @property
+    def _catalog(self) -> NullTranslations:
+        """The language's messages, read when first needed (not when leadkit is imported); cached by
+        :func:`leadkit.i18n.translations`."""
+        return translations(self.language, self._locale_dir)
 
     def __call__(self, key: str, **values: Any) -> str:
         """The sentence ``key`` with its placeholders filled."""

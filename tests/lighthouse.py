@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from browsers import CHROMIUM, find_program
 
 __all__ = ["CLI", "VERSION", "Audit", "LighthouseError", "Report", "accessibility", "missing"]
 
@@ -82,16 +83,7 @@ class Report:
         return "\n".join(lines)
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
-        if found:
-            return found
-    return None
-
-
-NODE = _find("node", "nodejs")
-CHROMIUM = _find("chromium", "chromium-browser")
+NODE = find_program("node", "nodejs")
 
 
 def missing() -> str | None:

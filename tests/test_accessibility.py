@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
 
 import lighthouse
+from browsers import static_site
 from leadkit.config import OfferConfig
 from servers import leadkit_process
 from support import KEY, SECRET
@@ -260,20 +257,3 @@ def test_lighthouse_names_what_a_bad_page_gets_wrong(tmp_path: Path) -> None:
     assert {"label", "image-alt", "color-contrast", "html-has-lang"} <= set(failing), report.describe()
     assert any("#phone" in element for element in failing["label"].elements), report.describe()
     assert "label" in report.describe() and failing["label"].title in report.describe()
-
-
-@contextmanager
-def static_site(folder: Path) -> Iterator[str]:
-    """A plain static web server for ``folder`` on loopback."""
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()

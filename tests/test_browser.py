@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import shutil
 import struct
-import tempfile
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -25,13 +21,12 @@ import pytest
 pytest.importorskip("selenium", reason="selenium is not installed: `.venv/bin/pip install selenium` "
                                        "runs the browser tests")
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from leadkit.testing.sandbox import SandboxNetwork  # noqa: E402
+from browsers import MISSING, WAIT, chromium, static_site  # noqa: E402
 from servers import leadkit_process  # noqa: E402
 from support import KEY, SECRET  # noqa: E402
 from leadkit.texts import Texts  # noqa: E402
@@ -44,46 +39,18 @@ EXAMPLE = ROOT / "examples" / "standalone"
 DOCS = ROOT / "docs"
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = _find("chromium", "chromium-browser")
-CHROMEDRIVER = _find("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,900"]
-WAIT = 15  # seconds for any page or element
 # site.min_fill_seconds off: WebDriver types at once, and a test waits on state, never on time. The
 # bot check's timing is tested in test_hardening.py, with tokens issued by a clock set back.
 MIN_FILL = 0
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason=f"headless browser tests need Chromium and chromedriver (found chromium={CHROMIUM}, "
-           f"chromedriver={CHROMEDRIVER}): `apt-get install chromium chromium-driver` or `make system-deps` as root")
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
 
 @pytest.fixture()
 def browser() -> Iterator[WebDriver]:
     """A fresh headless Chromium (own profile: no cookies from another test)."""
-    with tempfile.TemporaryDirectory(prefix="leadkit-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            driver.command_executor.client_config.timeout = 60  # no WebDriver call may hang the suite
-            driver.set_page_load_timeout(WAIT)
-            driver.set_script_timeout(WAIT)
-            yield driver
-        finally:
-            driver.quit()
+    with chromium() as driver:
+        yield driver
 
 
 @contextmanager
@@ -110,30 +77,12 @@ def site(tmp_path: Path, network: SandboxNetwork) -> Iterator[str]:
         yield base
 
 
-@contextmanager
-def static_site(folder: Path) -> Iterator[str]:
-    """A plain static web server for ``folder`` on loopback, reached as ``localhost``: another origin
-    (and another site) than leadkit's ``127.0.0.1``, as a prelanding on its own domain is."""
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture()
 def prelanding(tmp_path: Path, network: SandboxNetwork) -> Iterator[tuple[str, str]]:
     """(prelanding origin, leadkit base URL): an article on one origin embedding the form of the other."""
     pages = tmp_path / "prelanding"
     pages.mkdir()
-    with static_site(pages) as origin, serve_site(tmp_path, network, allowed_origins=(origin,)) as base:
+    with static_site(pages, host="localhost") as origin, serve_site(tmp_path, network, allowed_origins=(origin,)) as base:
         (pages / "embed.html").write_text(
             "<!doctype html><meta charset=utf-8><title>Five herbs</title><h1>Why five herbs</h1>"
             f'<p>An article.</p><div data-leadkit-form></div><script src="{base}leadkit/embed.js" async></script>')

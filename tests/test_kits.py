@@ -32,7 +32,6 @@ import difflib
 import json
 import re
 import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -45,6 +44,7 @@ import requests
 
 from leadkit.testing.sandbox import ReceivedLead, SandboxNetwork
 from leadkit.texts import Texts
+from browsers import MISSING, WAIT, chromium
 from servers import leadkit_process, server_log
 from support import KEY, SECRET
 
@@ -52,7 +52,6 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import (JavascriptException, NoSuchElementException,
                                             StaleElementReferenceException, WebDriverException)
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
@@ -65,7 +64,6 @@ KITS = Path(__file__).resolve().parent / "kits"
 KIT_NAMES = ("news-pl", "quiz-sk", "multi-geo")
 KIT_KEY = "KIT-KEY-0f3a9c7e51"
 VISIT = {"utm_source": "fb", "sub1": "click42", "subid": "sid-7"}
-WAIT = 15  # seconds for any page or element
 UNTOUCHED_KIT_SCRIPT = """<script>
   document.getElementById('comments-more').innerHTML = "<a href='/x'>Pokaż wszystkie komentarze (248)</a>";
 </script>"""
@@ -711,42 +709,15 @@ def test_the_phone_is_read_in_the_country_the_customer_chose(tmp_path: Path, net
 # == in the browser ===================================================================================
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/lib/chromium")
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = _find("chromium", "chromium-browser")
-CHROMEDRIVER = _find("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,900"]
-
-
 @pytest.fixture()
 def browser() -> Iterator[WebDriver]:
     """A fresh headless Chromium (own profile: no cookies from another test)."""
     if webdriver is None:
         pytest.skip("selenium is not installed: `.venv/bin/pip install selenium` runs the browser tests")
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip(f"headless browser tests need Chromium and chromedriver (found chromium={CHROMIUM}, "
-                    f"chromedriver={CHROMEDRIVER}): `apt-get install chromium chromium-driver`")
-    with tempfile.TemporaryDirectory(prefix="leadkit-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            driver.command_executor.client_config.timeout = 60  # no WebDriver call may hang the suite
-            driver.set_page_load_timeout(WAIT)
-            driver.set_script_timeout(WAIT)
-            yield driver
-        finally:
-            driver.quit()
+    if MISSING:
+        pytest.skip(MISSING)
+    with chromium() as driver:
+        yield driver
 
 
 def waiting(driver: WebDriver) -> WebDriverWait:
