@@ -12,6 +12,8 @@
   no lead (:mod:`leadkit.probe`).
 - ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
   journal (see :mod:`leadkit.journal_cli`).
+- ``leadkit report --by utm_source [--since DAY | --days N] [--until DAY] [--landing NAME] [--csv]``:
+  a period's leads, approvals and payout per group (see :mod:`leadkit.report_cli`).
 - ``leadkit sandbox [--port 8900] [--key KEY] [--role wm] [--dialect dalead]
   [--offer 217:42]``: a stand-in network on loopback, as strict as a real one,
   for testing an integration (:mod:`leadkit.testing.sandbox`).
@@ -41,6 +43,7 @@ from .form import Order
 from .payload import build_payload, encode_form
 from .phone import example_number, parse_phone
 from .probe import probe
+from .report_cli import add_report_command, run_report
 from .templating import BUILTIN_TEMPLATES
 from .server import make_app, make_server
 from .visitor import make_visitor
@@ -68,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--live", action="store_true",
                        help="also prove the key, role, offer and flow with the network's read-only calls (no lead)")
     add_journal_commands(commands)
+    add_report_command(commands)
     commands.add_parser("sandbox", add_help=False,
                         help="run a stand-in network on loopback for tests (see 'leadkit sandbox --help')")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -84,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args.host, args.port)
         if args.command == "journal":
             return run_journal_command(args)
+        if args.command == "report":
+            return run_report(args)
         return _check(load_config(args.config), live=args.live)
     except LeadkitError as exc:  # a bad configuration, a journal that cannot be used: the sentence, not a traceback
         print(exc, file=sys.stderr)
@@ -119,8 +125,15 @@ def _stop(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def demo_config(api: str, key: str) -> Config:
-    """The demo's configuration: webmaster role, dalead dialect, offer 217 in Kazakhstan."""
+#: The demo's postback to the sandbox's stand-in tracker: every event, every macro a buyer reaches for.
+DEMO_POSTBACK = ("/_sandbox/postback?subid={subid}&sub1={sub1}&utm_source={utm_source}&lead_id={lead_id}"
+                 "&network_id={network_id}&status={status}&payout={payout}&currency={currency}")
+
+
+def demo_config(api: str, key: str, journal: Path | None = None) -> Config:
+    """The demo's configuration: webmaster role, dalead dialect, offer 217 in Kazakhstan; a postback
+    for every event to the sandbox's stand-in tracker, and statuses asked every 2 seconds."""
+    journal = journal or Path(tempfile.mkdtemp(prefix="leadkit-demo-")) / "leadkit.db"
     return config_from_mapping({
         "network": {"api": api, "key": key, "role": "wm", "dialect": "dalead", "timeout": 10},
         # The demo landing is written in English: its form too (a Kazakh offer would otherwise speak Russian).
@@ -128,7 +141,10 @@ def demo_config(api: str, key: str) -> Config:
         "site": {"secret": secrets.token_urlsafe(32), "pages": str(BUILTIN_TEMPLATES / "demo"), "jinja": ["*.html"]},
         "form": {"title": "Order with a 50% discount", "submit": "Order now"},
         # The demo keeps its journal in a private temporary folder: nothing is left behind in the checkout.
-        "journal": {"path": str(Path(tempfile.mkdtemp(prefix="leadkit-demo-")) / "leadkit.db"), "poll": 1},
+        "journal": {"path": str(journal), "poll": 1},
+        "sync": {"interval": 2},
+        "postback": [{"url": api + DEMO_POSTBACK, "events": ["lead", "hold", "approve", "cancel", "trash"],
+                      "status": {"approve": "sale", "cancel": "rejected", "trash": "rejected"}}],
     }, environ={})
 
 
@@ -136,10 +152,17 @@ def _demo(host: str, port: int) -> int:
     from .testing.sandbox import SandboxNetwork
 
     key = f"1-{secrets.token_hex(8)}"
+    folder = Path(tempfile.mkdtemp(prefix="leadkit-demo-"))
+    # For `leadkit report` and `leadkit journal` in another terminal: where the demo's journal is.
+    (folder / "leadkit.toml").write_text(f"[journal]\npath = {json.dumps(str(folder / 'leadkit.db'))}\n")
     with SandboxNetwork(keys=(key,), host="127.0.0.1", port=0) as network:
-        config = demo_config(network.url, key)
+        config = demo_config(network.url, key, folder / "leadkit.db")
         banner = f"\n  the sandbox network answers at {network.url} (nothing leaves this machine)" \
-                 "\n  open {url}?utm_source=demo&sub1=click-42 in a browser; Ctrl-C stops"
+                 "\n  open {url}?utm_source=demo&sub1=click-42 in a browser and order; then" \
+                 f"\n  approve the lead in the sandbox's cabinet: {network.url}/_sandbox/cabinet" \
+                 f"\n  the postbacks a tracker would get: {network.url}/_sandbox/postbacks" \
+                 f"\n  the report: leadkit report --config {folder / 'leadkit.toml'}" \
+                 "\n  Ctrl-C stops"
         return _serve(config, host, port, threads=4, banner=banner)
 
 

@@ -16,12 +16,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .capi import CAPI_CONSTRAINTS, FacebookConfig, TikTokConfig
 from .errors import ConfigError, Problem
 from .geo import GeoPrice
 from .landings import (COUNTRIES, COUNTRY, FLOW, FOLDER, GEO, LANGUAGE, OFFER_ID, SOURCE, STATIC, THANKS, Landing,
                        LandingConfig, landing_labels, page_in, problems_of_landings, relative)
 from .settings import (FLAG, NEW_SECRET, ORIGIN, Constraint, Invalid, IPNetwork, Section, choice, http_url, items,
                        location, networks, number, secret_text, setting, table, text)
+from .pixels import PixelsConfig
+from .postbacks import POSTBACK_CONSTRAINTS, PostbackConfig
+from .statuses import SyncConfig
 from .tags import STANDARD_TAGS
 
 __all__ = ["ALIAS_FIELDS", "CALLS", "CLOUDFLARE_NETWORKS", "CONSTRAINTS", "Config", "FormConfig", "JournalConfig",
@@ -240,11 +244,14 @@ class JournalConfig(Section, section="journal"):
                           default=True)
 
 
-SECTIONS = (NetworkConfig, OfferConfig, SiteConfig, TagsConfig, FormConfig, LimitsConfig, JournalConfig)
+SECTIONS = (NetworkConfig, OfferConfig, SiteConfig, TagsConfig, FormConfig, LimitsConfig, JournalConfig, SyncConfig,
+            PixelsConfig, FacebookConfig, TikTokConfig)
+#: The :class:`Config` field of a section whose name is not one (``[capi.facebook]``: ``facebook``).
+FIELD_OF: Mapping[str, str] = {FacebookConfig.section: "facebook", TikTokConfig.section: "tiktok"}
 #: The settings of the sections (``[network]``...), which a configuration has once.
 SECTION_SETTINGS = tuple(s for section in SECTIONS for s in section.settings)
-#: Every setting, in the README's order: the sections', then each ``[[landing]]``'s.
-SETTINGS = SECTION_SETTINGS + LandingConfig.settings
+#: Every setting, in the README's order: the sections', then each ``[[postback]]``'s and ``[[landing]]``'s.
+SETTINGS = SECTION_SETTINGS + PostbackConfig.settings + LandingConfig.settings
 #: The offer's keys, which each ``[[landing]]`` gives or inherits from ``[offer]``.
 _OFFER_KEYS = tuple(s.key for s in OfferConfig.settings)
 
@@ -290,7 +297,27 @@ CONSTRAINTS = (
                 "add it to the countries or remove its prices (a landing without a geo of its own has [offer]'s)",
                 country_of_prices, sub=country_of_prices)
         for country_of_prices in geo if country_of_prices.upper() not in (countries or (country.upper(),))]),
+    Constraint("leadkit.E124", ("offer.source", "tags.extra"), lambda source, extra: [
+        Invalid(f"names the tag {{{tag}}}, which is not captured: use one of "
+                f"{', '.join('{' + name + '}' for name in STANDARD_TAGS + tuple(extra))}", source)
+        for tag in [source_tag(source)] if tag is not None and tag not in STANDARD_TAGS + tuple(extra)]),
+    *CAPI_CONSTRAINTS,
 )
+
+
+def source_tag(source: str | None) -> str | None:
+    """The tag ``offer.source`` names (``"{sub1}"``: ``sub1``), None for a fixed source id."""
+    if source is not None and len(source) > 2 and source[0] == "{" and source[-1] == "}":
+        return source[1:-1].strip()
+    return None
+
+
+def postback_problems(index: int, postback: Mapping[str, object], values: Mapping[str, object]) -> list[Problem]:
+    """What the rules of a ``[[postback]]`` find wrong with the ``index``-th (its values by key), given
+    the sections' ``values``."""
+    scope = {**values, **{s.name: postback[s.key] for s in PostbackConfig.settings if s.key in postback}}
+    names = {s.name: f"postback[{index}].{s.key}" for s in PostbackConfig.settings}
+    return [problem for constraint in POSTBACK_CONSTRAINTS for problem in constraint.problems(scope, names)]
 
 
 def problems_between(values: Mapping[str, object]) -> list[Problem]:
@@ -312,18 +339,27 @@ class Config:
     form: FormConfig = field(default_factory=FormConfig)
     journal: JournalConfig = field(default_factory=JournalConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    pixels: PixelsConfig = field(default_factory=PixelsConfig)
+    facebook: FacebookConfig = field(default_factory=FacebookConfig)
+    tiktok: TikTokConfig = field(default_factory=TikTokConfig)
+    postbacks: tuple[PostbackConfig, ...] = ()
     source: str | None = None
     landings: tuple[Landing, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "landings", tuple(self.landings))
-        values = {s.name: getattr(getattr(self, s.section), s.key) for s in SECTION_SETTINGS}
+        object.__setattr__(self, "postbacks", tuple(self.postbacks))
+        values = {s.name: getattr(getattr(self, FIELD_OF.get(s.section, s.section)), s.key) for s in SECTION_SETTINGS}
         labels = landing_labels([landing.name for landing in self.landings])
         inherited = [{f"offer.{key}" for key in _OFFER_KEYS if getattr(landing.offer, key) == getattr(self.offer, key)}
                      for landing in self.landings]
         problems = problems_between(values) + problems_of_landings(
             [(called, landing.values(), same) for called, landing, same in zip(labels, self.landings, inherited)],
             values, CONSTRAINTS)
+        problems += [problem for index, postback in enumerate(self.postbacks)
+                     for problem in postback_problems(index, {s.key: getattr(postback, s.key)
+                                                              for s in PostbackConfig.settings}, values)]
         if problems:
             raise ConfigError(problems, self.source)
 

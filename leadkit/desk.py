@@ -82,6 +82,8 @@ class Submission:
     extra_fields: tuple[str, ...] = ()
     #: What the customer reads, in their language.
     texts: Texts = english
+    #: The ad platforms' click and browser ids and the visit's pixel ids (never sent to the network).
+    clicks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ class OrderDesk:
         tags = submission.tags
         lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock())
         entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
-                      fingerprint=self._fingerprint(order, token), created=lead.created, landing=self.landing)
+                      fingerprint=self._fingerprint(order, token), created=lead.created, landing=self.landing,
+                      tags=dict(tags), clicks=dict(submission.clicks))
         owner = new_owner()
         try:
             stored, created = self.journal.add(entry, owner=owner, lease=self.config.journal.lease,

@@ -53,12 +53,23 @@ def check_health(journal: Journal, now: float) -> Health:
         return Health("unavailable", {"problem": problem or _problem(exc)})
     details = {"leads": stats["counts"], "oldest_pending_age": stats["oldest_pending_age"],
                "counters": stats["counters"]}
+    if "stages" in stats:  # a journal of one's own may not count them
+        details["stages"] = stats["stages"]
+    details.update(_outbox(journal))
     landings = stats.get("landings") or {}  # a journal of one's own may not count by landing
     if len(landings) > 1:
         details["landings"] = {landing_label(name): counts for name, counts in landings.items()}
     if problem:
         return Health("unavailable", {**details, "problem": problem})
     return Health("degraded" if _refused_lately(journal, stats["counters"], now - RECENT) else "ok", details)
+
+
+def _outbox(journal: Journal) -> dict[str, Any]:
+    """The outbox's messages by state, when the journal counts them (a journal of one's own may not)."""
+    try:
+        return {"outbox": getattr(journal, "outbox_counts")()}
+    except Exception:  # not counted by this journal, or not readable just now: left out
+        return {}
 
 
 def token_access(authorization: str | None, token: str | None) -> bool | None:

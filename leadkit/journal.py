@@ -45,7 +45,6 @@ landing is a label rather than a value (``leadkit journal list`` and ``stats``,
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -56,10 +55,13 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Concatenate, Iterator, Mapping, ParamSpec, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from .errors import JournalError, RateLimited
-from .journal_file import create_private, failure, storable, storable_json
+from .journal_file import create_private, failure, guarded, storable, storable_json
+from .journal_outbox import OUTBOX_SCHEMA, Message, OutboxTables, add_messages
+from .journal_status import StatusTables, StatusUpdate
+from .journal_report import ReportTables
 
 __all__ = ["DEFAULT_LABEL", "Entry", "Journal", "Limit", "SQLiteJournal", "STATES", "Outcome", "landing_label"]
 
@@ -90,6 +92,7 @@ _SCHEMA = (
     bad TEXT NOT NULL DEFAULT '[]',
     landing TEXT NOT NULL DEFAULT ''
 )""",
+    *OUTBOX_SCHEMA,
     "CREATE INDEX IF NOT EXISTS leads_due ON leads (state, next_attempt)",
     "CREATE INDEX IF NOT EXISTS leads_fingerprint ON leads (fingerprint, created)",
     "CREATE INDEX IF NOT EXISTS leads_created ON leads (created)",
@@ -98,23 +101,37 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
 #: Columns added since the first schema: a journal file from before gets them when opened.
-_ADDED_COLUMNS = {"bad": "TEXT NOT NULL DEFAULT '[]'", "landing": "TEXT NOT NULL DEFAULT ''"}
+_ADDED_COLUMNS = {"bad": "TEXT NOT NULL DEFAULT '[]'", "landing": "TEXT NOT NULL DEFAULT ''",
+                  "tags": "TEXT NOT NULL DEFAULT '{}'", "clicks": "TEXT NOT NULL DEFAULT '{}'",
+                  "stage": "TEXT", "status": "INTEGER", "reason": "INTEGER", "payout": "REAL",
+                  "checked": "REAL", "next_check": "REAL", "thanked": "REAL"}
 #: Indexes on added columns: made once the columns are there. ``leads_landing`` covers the counts per
 #: landing and state with the oldest lead of each (:meth:`SQLiteJournal.stats`, the health route).
-_INDEXES = ("CREATE INDEX IF NOT EXISTS leads_landing ON leads (landing, state, created)",)
+_INDEXES = ("DROP INDEX IF EXISTS leads_landing",  # before stages: leads_counts covers its queries and more
+            "CREATE INDEX IF NOT EXISTS leads_counts ON leads (landing, state, stage, created)",
+            "CREATE INDEX IF NOT EXISTS leads_next_check ON leads (next_check)")
 #: A lead still leased when it is claimed was held by a sender that died mid-attempt: its
 #: send may have reached the network, so a later "duplicate" answer means delivered.
 _TAKE_OVER = "uncertain = CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE uncertain END,"
 _COLUMNS = ("id", "created", "updated", "state", "call", "payload", "fingerprint", "attempts", "next_attempt",
             "last_error", "network_id", "redirect", "error_code", "error_message", "uncertain", "lease_owner",
-            "lease_until", "bad", "landing")
+            "lease_until", "bad", "landing", "tags", "clicks", "stage", "status", "reason", "payout", "checked",
+            "next_check", "thanked")
 
 
 @dataclass(frozen=True)
 class Entry:
     """One lead as the journal keeps it. ``uncertain``: an earlier attempt may have reached the network;
     ``bad``: the fields the network said were missing, at its last answer; ``landing``: the name of the
-    landing the order came from, ``""`` for the default one."""
+    landing the order came from, ``""`` for the default one.
+
+    What the visit carried: ``tags`` (by leadkit's names, ``utm_source``, ``sub1``..., whatever the
+    dialect sends), ``clicks`` (the ad platforms' click and browser ids, ``fbclid``, ``ttclid``,
+    ``gclid``, ``fbp``, and the per-visit pixel ids, ``pixel_facebook``...: never sent to the network).
+    What the network said of it since (:mod:`leadkit.sync`): ``stage`` (``wait``, ``hold``, ``approve``,
+    ``cancel``, ``trash``; None before the first answer), ``status`` and ``reason`` (the documents'
+    codes), ``payout``, when it was ``checked`` last and its ``next_check`` (None: no more checks).
+    ``thanked``: when the thank-you page first fired its pixels for it."""
 
     id: str
     call: str
@@ -135,6 +152,15 @@ class Entry:
     lease_until: float | None = None
     bad: tuple[str, ...] = ()
     landing: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    clicks: Mapping[str, str] = field(default_factory=dict)
+    stage: str | None = None
+    status: int | None = None
+    reason: int | None = None
+    payout: float | None = None
+    checked: float | None = None
+    next_check: float | None = None
+    thanked: float | None = None
 
     @property
     def settled(self) -> bool:
@@ -165,6 +191,7 @@ class Outcome:
     next_attempt: float | None = None
     uncertain: bool = False
     bad: tuple[str, ...] = ()
+    next_check: float | None = None
 
 
 class Journal(Protocol):
@@ -189,16 +216,18 @@ class Journal(Protocol):
     def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
         """Claim up to ``limit`` pending leads that are due and that nobody holds."""
 
-    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
-        """Record an attempt's outcome and release the lease; False when ``owner`` lost the lease."""
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str, messages: Sequence[Message] = ()) -> bool:
+        """Record an attempt's outcome and release the lease; False when ``owner`` lost the lease.
+        ``messages`` (the postbacks and conversion events of a lead delivered) are written to the
+        outbox in the same transaction, when the outcome is recorded."""
 
     def get(self, lead_id: str) -> Entry | None: ...
 
     def entries(self, *, state: str | None = None, since: float | None = None, until: float | None = None,
-                limit: int | None = None, landing: str | None = None) -> Iterator[Entry]:
+                limit: int | None = None, landing: str | None = None, stage: str | None = None) -> Iterator[Entry]:
         """The leads in the order they were created; ``since`` inclusive, ``until`` exclusive, at most
         ``limit`` (None: all). ``landing``: only that landing's leads (``""``: the default landing's);
-        None: every landing's."""
+        None: every landing's. ``stage``: only the leads the network last put in that stage."""
 
     def expire(self, max_age: float, now: float | None = None) -> list[str]:
         """Mark pending leads older than ``max_age`` seconds (and not held) dead; their ids."""
@@ -210,11 +239,43 @@ class Journal(Protocol):
         - ``oldest_pending_age``: seconds since the oldest pending lead was created (None: none is);
         - ``landings``: the same counts per landing, ``{name: {state: n}}``, for each landing that has
           leads, by name (the default landing's name is ``""``);
-        - ``counters``: the named counters (:meth:`count`), ``{name: value}``: the whole journal's.
+        - ``counters``: the named counters (:meth:`count`), ``{name: value}``: the whole journal's;
+        - ``stages``: the delivered leads by the network's last stage (``unknown``: not answered yet).
 
         With ``landing``, ``counts``, ``oldest_pending_age`` and ``landings`` are that landing's alone.
         A journal of one's own written before landings existed may leave ``landings`` out: the health
         route then shows no counts per landing."""
+
+    # -- the status loop (:mod:`leadkit.journal_status`) and the outbox (:mod:`leadkit.journal_outbox`) --
+
+    def claim_checks(self, *, call: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
+        """Claim up to ``limit`` delivered leads of ``call`` whose status check is due."""
+
+    def record_statuses(self, updates: Sequence[StatusUpdate], messages: Sequence[Message] = ()) -> None:
+        """Record what the network said of leads, and write the messages it causes, in one transaction."""
+
+    def postpone_checks(self, lead_ids: Sequence[str], until: float | None) -> None:
+        """Ask about these leads again at ``until`` (None: never)."""
+
+    def thank(self, lead_id: str) -> bool:
+        """Whether the thank-you page is shown for this lead for the first time; marks it thanked."""
+
+    def enqueue(self, messages: Sequence[Message]) -> int:
+        """Write messages not yet written (by lead, target and event); how many were new."""
+
+    def claim_messages(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Message]:
+        """Claim up to ``limit`` pending messages that are due and that nobody holds."""
+
+    def record_message(self, message_id: int, *, owner: str, state: str, error: str | None = None,
+                       answer: str | None = None, next_attempt: float | None = None) -> bool:
+        """Record a message's attempt and release the lease; False when ``owner`` lost it."""
+
+    def expire_messages(self, max_age: float, now: float | None = None) -> list[Message]:
+        """Give up pending messages older than ``max_age`` seconds; them."""
+
+    def messages(self, *, lead_id: str | None = None, state: str | None = None,
+                 limit: int | None = None) -> Iterator[Message]:
+        """The outbox's messages in the order they were written."""
 
     def writable(self) -> bool:
         """Whether a lead could be written now; cheap (a health route calls it) and never raises."""
@@ -242,20 +303,7 @@ class _Opened:
         self.handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _guarded(method: Callable[Concatenate[SQLiteJournal, _P], _R]) -> Callable[Concatenate[SQLiteJournal, _P], _R]:
-    """The method, with a failure of the file or the database raised as :class:`JournalError`."""
-    @functools.wraps(method)
-    def guarded(self: SQLiteJournal, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with self._guard():
-            return method(self, *args, **kwargs)
-    return guarded
-
-
-class SQLiteJournal:
+class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
     """The journal in one SQLite file; safe across threads and processes (and after fork).
 
     ``clock`` gives the current time in seconds since the epoch, as :func:`time.time` does;
@@ -347,7 +395,7 @@ class SQLiteJournal:
 
     # -- writing --------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def add(self, entry: Entry, *, owner: str, lease: float, window: float,
             limits: Sequence[Limit] = ()) -> tuple[Entry, bool]:
         now = self.clock()
@@ -364,7 +412,7 @@ class SQLiteJournal:
                        tuple(values.values()))
         return self.get(values["id"]), True  # type: ignore[return-value]
 
-    @_guarded
+    @guarded
     def claim(self, lead_id: str, *, owner: str, lease: float, now: float | None = None,
               force: bool = False) -> Entry | None:
         now = self.clock() if now is None else now
@@ -378,7 +426,7 @@ class SQLiteJournal:
                 {"owner": owner, "until": now + lease, "id": lead_id, "now": now}).rowcount
         return self.get(lead_id) if changed else None
 
-    @_guarded
+    @guarded
     def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
         now = self.clock() if now is None else now
         with self._transaction() as db:
@@ -389,8 +437,8 @@ class SQLiteJournal:
                            [(owner, now + lease, i) for i in ids])
         return [e for e in (self.get(i) for i in ids) if e is not None]
 
-    @_guarded
-    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+    @guarded
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str, messages: Sequence[Message] = ()) -> bool:
         now = self.clock()
         texts = [storable(t) for t in (outcome.state, outcome.error, outcome.network_id, outcome.redirect,
                                     outcome.error_code, outcome.error_message)]
@@ -399,12 +447,14 @@ class SQLiteJournal:
                 "UPDATE leads SET state = ?, updated = ?, attempts = attempts + 1, last_error = ?, "
                 "network_id = COALESCE(?, network_id), redirect = COALESCE(?, redirect), error_code = ?, "
                 "error_message = ?, next_attempt = ?, uncertain = MAX(uncertain, ?), bad = ?, lease_owner = NULL, "
-                "lease_until = NULL WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                "lease_until = NULL, next_check = ? WHERE id = ? AND lease_owner = ? AND state = 'pending'",
                 (texts[0], now, *texts[1:], outcome.next_attempt, int(outcome.uncertain), _fields(outcome.bad),
-                 storable(lead_id), owner)).rowcount
+                 outcome.next_check, storable(lead_id), owner)).rowcount
+            if changed and messages:
+                add_messages(db, messages, now)
         return bool(changed)
 
-    @_guarded
+    @guarded
     def expire(self, max_age: float, now: float | None = None) -> list[str]:
         now = self.clock() if now is None else now
         with self._transaction() as db:
@@ -415,7 +465,7 @@ class SQLiteJournal:
                            [(now, i) for i in ids])
         return ids
 
-    @_guarded
+    @guarded
     def count(self, name: str, by: int = 1) -> None:
         with self._transaction() as db:
             db.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
@@ -446,16 +496,16 @@ class SQLiteJournal:
 
     # -- reading --------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def get(self, lead_id: str) -> Entry | None:
         row = self._connection().execute("SELECT * FROM leads WHERE id = ?", (storable(lead_id),)).fetchone()
         return _entry(row) if row else None
 
     def entries(self, *, state: str | None = None, since: float | None = None, until: float | None = None,
-                limit: int | None = None, landing: str | None = None) -> Iterator[Entry]:
+                limit: int | None = None, landing: str | None = None, stage: str | None = None) -> Iterator[Entry]:
         clauses, args = [], []  # type: list[str], list[Any]
         for clause, value in (("state = ?", state), ("created >= ?", since), ("created < ?", until),
-                              ("landing = ?", landing)):
+                              ("landing = ?", landing), ("stage = ?", stage)):
             if value is not None:
                 clauses.append(clause)
                 args.append(storable(value))
@@ -465,27 +515,32 @@ class SQLiteJournal:
             for row in self._connection().execute(sql, (*args, limit) if limit else tuple(args)):
                 yield _entry(row)
 
-    @_guarded
+    @guarded
     def stats(self, now: float | None = None, *, landing: str | None = None) -> dict[str, Any]:
         now = self.clock() if now is None else now
         db = self._connection()
         where, args = ("WHERE landing = ?", (storable(landing),)) if landing is not None else ("", ())
         counts = {state: 0 for state in STATES}
         landings: dict[str, dict[str, int]] = {}
+        stages: dict[str, int] = {}
         oldest: float | None = None
-        # One grouped query for the totals, each landing's counts and the oldest pending lead
-        # (covered by the index leads_landing): as cheap with ten landings as with one.
-        for name, state, number, first in db.execute(
-                f"SELECT landing, state, COUNT(*), MIN(created) FROM leads {where} GROUP BY landing, state", args):
+        # One grouped query for the totals, each landing's counts, the delivered leads' stages and the
+        # oldest pending lead (covered by the index leads_counts): as cheap with ten landings as with one.
+        for name, state, stage, number, first in db.execute(
+                f"SELECT landing, state, stage, COUNT(*), MIN(created) FROM leads {where} "
+                "GROUP BY landing, state, stage", args):
             counts[state] = counts.get(state, 0) + number
-            landings.setdefault(name, {s: 0 for s in STATES})[state] = number
+            row = landings.setdefault(name, {s: 0 for s in STATES})
+            row[state] = row.get(state, 0) + number
+            if state == "delivered":
+                stages[stage or "unknown"] = stages.get(stage or "unknown", 0) + number
             if state == "pending" and (oldest is None or first < oldest):
                 oldest = first
         counters = {row[0]: row[1] for row in db.execute("SELECT name, value FROM counters ORDER BY name")}
         return {"counts": counts, "oldest_pending_age": round(now - oldest, 1) if oldest is not None else None,
-                "landings": dict(sorted(landings.items())), "counters": counters}
+                "landings": dict(sorted(landings.items())), "counters": counters, "stages": stages}
 
-    @_guarded
+    @guarded
     def close(self) -> None:
         """Close every connection this journal opened in this process, whichever thread opened it
         (never one inherited across a fork: that is its parent's). Using the journal again opens
@@ -535,6 +590,8 @@ def _row(entry: Entry) -> dict[str, Any]:
     values["payload"] = storable_json(entry.payload)
     values["uncertain"] = int(entry.uncertain)
     values["bad"] = _fields(entry.bad)
+    values["tags"] = storable_json({storable(str(k)): storable(str(v)) for k, v in entry.tags.items()})
+    values["clicks"] = storable_json({storable(str(k)): storable(str(v)) for k, v in entry.clicks.items()})
     return values
 
 
@@ -543,4 +600,6 @@ def _entry(row: sqlite3.Row) -> Entry:
     values["payload"] = json.loads(values["payload"])
     values["uncertain"] = bool(values["uncertain"])
     values["bad"] = tuple(json.loads(values["bad"]))
+    values["tags"] = json.loads(values["tags"])
+    values["clicks"] = json.loads(values["clicks"])
     return Entry(**values)

@@ -1,10 +1,12 @@
 """``leadkit journal``: look into the lead journal and act on it.
 
-``list`` (by state and time), ``show ID``, ``retry [ID]`` (sends the leads
-that are due, or that one lead now), ``export --format csv|jsonl`` (one lead
-per row or line with its state, for a CRM or a spreadsheet) and ``stats``.
-Each takes ``--config FILE`` like ``serve``; only ``retry``, which sends, needs the
-network key and the site secret: the others read ``journal.path`` alone.
+``list`` (by state, stage and time), ``show ID`` (the lead with its postbacks and
+conversion events), ``retry [ID]`` (sends the leads that are due, or that one lead now),
+``sync`` (one pass of the status sync and of the outbox: for cron, with
+``sync.enabled = false``), ``export --format csv|jsonl`` (one lead per row or line with its
+state and stage, for a CRM or a spreadsheet) and ``stats``. Each takes ``--config FILE`` like
+``serve``; only ``retry`` and ``sync``, which call out, need the network key and the site
+secret: the others read ``journal.path`` alone.
 
 Each lead came from a landing: ``list`` shows its name (the default landing as
 ``-``), ``show`` and the exports its value (``""`` for the default landing), and
@@ -31,15 +33,18 @@ from typing import Any, Iterable, TextIO
 
 from .config import Config
 from .config_file import load_config, load_journal_config
+from .followup import make_courier, make_followup
 from .journal import DEFAULT_LABEL, STATES, Entry, SQLiteJournal, landing_label
+from .journal_outbox import Message
 from .network import NetworkClient
-from .relay import Courier, RetryPolicy
+from .statuses import STAGES
 
 __all__ = ["add_journal_commands", "run_journal_command"]
 
 #: Columns of an export, in order; payload fields are flattened after them.
-EXPORT_COLUMNS = ("id", "state", "landing", "created", "updated", "call", "attempts", "network_id", "error_code",
-                  "error_message", "bad", "last_error", "name", "phone", "email", "country", "ip")
+EXPORT_COLUMNS = ("id", "state", "landing", "stage", "status", "reason", "payout", "created", "updated", "checked",
+                  "call", "attempts", "network_id", "error_code", "error_message", "bad", "last_error", "name", "phone",
+                  "email", "country", "ip")
 #: What a spreadsheet takes for the start of a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -49,21 +54,24 @@ def add_journal_commands(commands: Any) -> None:
     sub = journal.add_subparsers(dest="journal_command", required=True)
     listing = sub.add_parser("list", help="leads by state and time")
     listing.add_argument("--state", choices=STATES)
+    listing.add_argument("--stage", choices=STAGES, help="only leads the network last put in this stage")
     listing.add_argument("--hours", type=float, help="only leads of the last N hours")
     listing.add_argument("--limit", type=int, default=100)
     show = sub.add_parser("show", help="one lead in full")
     show.add_argument("id")
     retry = sub.add_parser("retry", help="send the leads that are due; with an ID, that lead now")
     retry.add_argument("id", nargs="?")
-    export = sub.add_parser("export", help="every lead with its state, as CSV or JSON lines")
+    sync = sub.add_parser("sync", help="ask the network for the stages of due leads and send the outbox, once")
+    export = sub.add_parser("export", help="every lead with its state and stage, as CSV or JSON lines")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--state", choices=STATES)
+    export.add_argument("--stage", choices=STAGES)
     export.add_argument("--hours", type=float)
     stats = sub.add_parser("stats", help="counts by state (and by landing) and the oldest pending lead's age")
     for parser in (listing, export, stats):
         parser.add_argument("--landing", metavar="NAME", type=_landing,
                             help=f"only the leads of the landing NAME ({DEFAULT_LABEL!r}: the default landing)")
-    for parser in (listing, show, retry, export, stats):
+    for parser in (listing, show, retry, sync, export, stats):
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
@@ -76,9 +84,11 @@ def run_journal_command(args: argparse.Namespace, out: TextIO | None = None) -> 
     """Run ``leadkit journal ...``; raises :class:`~leadkit.errors.ConfigError` or
     :class:`~leadkit.errors.JournalError` for the caller to print."""
     out = out or sys.stdout
-    if args.journal_command == "retry":  # it sends: the whole configuration, the key and the secret
+    if args.journal_command in ("retry", "sync"):  # they call out: the whole configuration, the key, the secret
         config = load_config(args.config)
         with closing(SQLiteJournal(config.journal.path)) as journal:
+            if args.journal_command == "sync":
+                return _sync(journal, config, out)
             return _retry(journal, config, args.id, out)
     path = load_journal_config(args.config).path
     with closing(SQLiteJournal(path)) as journal:
@@ -89,16 +99,19 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
     command = args.journal_command
     since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
     if command == "list":
-        _print_list(journal.entries(state=args.state, since=since, limit=args.limit, landing=args.landing), out)
+        _print_list(journal.entries(state=args.state, since=since, limit=args.limit, landing=args.landing,
+                                    stage=args.stage), out)
     elif command == "show":
         entry = journal.get(args.id)
         if entry is None:
             print(f"no lead {args.id!r} in {journal.path}", file=sys.stderr)
             return 1
-        json.dump(_as_dict(entry), out, ensure_ascii=False, indent=2)
+        shown = {**_as_dict(entry), "messages": [_message(m) for m in journal.messages(lead_id=entry.id)]}
+        json.dump(shown, out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif command == "export":
-        _export(journal.entries(state=args.state, since=since, landing=args.landing), args.format, out)
+        _export(journal.entries(state=args.state, since=since, landing=args.landing, stage=args.stage), args.format,
+                out)
     else:
         json.dump(_stats(journal, args.landing), out, ensure_ascii=False, indent=2)
         out.write("\n")
@@ -107,8 +120,7 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
 
 def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: TextIO) -> int:
     client = NetworkClient(config.network)
-    courier = Courier(journal, client.send, RetryPolicy(config.journal.retry_base, config.journal.retry_cap),
-                      lease=config.journal.lease)
+    courier = make_courier(config, journal, client.send, make_followup(config, journal, client))
     if lead_id is None:
         expired = courier.expire(config.journal.max_age)
         total = 0
@@ -132,6 +144,27 @@ def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: Tex
     return 0
 
 
+def _sync(journal: SQLiteJournal, config: Config, out: TextIO) -> int:
+    client = NetworkClient(config.network)
+    followup = make_followup(config, journal, client)
+    try:
+        asked, attempted = followup.run_once()
+    finally:
+        followup.close()
+        client.close()
+    counts = journal.outbox_counts()
+    print(f"asked the network about {asked} lead(s); attempted {attempted} postback(s) and event(s); the outbox "
+          f"holds {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed", file=out)
+    return 0
+
+
+def _message(message: Message) -> dict[str, Any]:
+    """An outbox message as ``show`` prints it (its body left out: for a platform, hashed contact data)."""
+    return {"target": message.target, "event": message.event, "state": message.state, "method": message.method,
+            "url": message.url, "attempts": message.attempts, "answer": message.answer,
+            "last_error": message.last_error, "created": _when(message.created), "updated": _when(message.updated)}
+
+
 def _stats(journal: SQLiteJournal, landing: str | None) -> dict[str, Any]:
     """The journal's stats as ``stats`` prints them: with ``landing``, that landing's (``landing`` names
     it; the counters, which are not kept per landing, left out); without, ``landings`` when there are
@@ -139,20 +172,23 @@ def _stats(journal: SQLiteJournal, landing: str | None) -> dict[str, Any]:
     stats = journal.stats(landing=landing)
     landings = stats.pop("landings")
     if landing is not None:
-        return {"landing": landing_label(landing), "counts": stats["counts"],
+        return {"landing": landing_label(landing), "counts": stats["counts"], "stages": stats["stages"],
                 "oldest_pending_age": stats["oldest_pending_age"]}
+    stats["outbox"] = journal.outbox_counts()
     if len(landings) > 1:
         stats["landings"] = {landing_label(name): counts for name, counts in landings.items()}
     return stats
 
 
 def _print_list(entries: Iterable[Entry], out: TextIO) -> None:
-    print(f"{'id':<20} {'state':<9} {'landing':<12} {'created (UTC)':<19} {'tries':>5}  detail", file=out)
+    print(f"{'id':<20} {'state':<9} {'landing':<12} {'stage':<7} {'created (UTC)':<19} {'tries':>5}  detail",
+          file=out)
     for e in entries:
         detail = e.network_id and f"network id {e.network_id}" or e.error_code or e.last_error or ""
         detail += f" (missing: {', '.join(e.bad)})" if e.bad else ""
-        print(f"{e.id:<20} {e.state:<9} {landing_label(e.landing):<12} {_when(e.created):<19} {e.attempts:>5}  "
-              f"{detail[:80]}", file=out)
+        detail += f", payout {e.payout:g}" if e.payout is not None else ""
+        print(f"{e.id:<20} {e.state:<9} {landing_label(e.landing):<12} {e.stage or '-':<7} {_when(e.created):<19} "
+              f"{e.attempts:>5}  {detail[:80]}", file=out)
 
 
 def _export(entries: Iterable[Entry], form: str, out: TextIO) -> None:
@@ -178,13 +214,16 @@ def _as_dict(entry: Entry) -> dict[str, Any]:
     data.pop("fingerprint", None)
     data.pop("lease_owner", None)
     data.pop("lease_until", None)
-    data.update(created=_when(entry.created), updated=_when(entry.updated))
+    data.update(created=_when(entry.created), updated=_when(entry.updated), checked=_when(entry.checked),
+                next_check=_when(entry.next_check), thanked=_when(entry.thanked))
     return data
 
 
 def _flat(entry: Entry) -> dict[str, Any]:
-    row: dict[str, Any] = {k: v for k, v in _as_dict(entry).items() if k != "payload"}
+    row: dict[str, Any] = {k: v for k, v in _as_dict(entry).items() if k not in ("payload", "tags", "clicks")}
     row["bad"] = " ".join(entry.bad)
+    for key, value in {**entry.clicks, **entry.tags}.items():
+        row.setdefault(key, value)
     for key, value in entry.payload.items():
         row.setdefault(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
     return row

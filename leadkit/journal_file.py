@@ -11,12 +11,14 @@ UTF-8 cannot encode, become U+FFFD; control characters in a column, spaces).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Concatenate, ParamSpec, Protocol, TypeVar
 
 from .errors import JournalError
 
@@ -78,3 +80,22 @@ def storable_json(value: Any) -> str:
     """``value`` as compact JSON that UTF-8 can hold. JSON escapes control characters itself, so a
     payload's own newlines are kept; a lone surrogate it would pass on, and that becomes U+FFFD."""
     return _SURROGATES.sub("\ufffd", json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_S = TypeVar("_S", bound="_Guarded")
+
+
+class _Guarded(Protocol):
+    def _guard(self) -> AbstractContextManager[None]: ...
+
+
+def guarded(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    """The journal's method, with a failure of the file or the database raised as
+    :class:`~leadkit.errors.JournalError` (by the journal's ``_guard``)."""
+    @functools.wraps(method)
+    def guarded_method(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._guard():
+            return method(self, *args, **kwargs)
+    return guarded_method

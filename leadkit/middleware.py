@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -34,6 +35,7 @@ from .compress import gzip_response
 from .config import CALLS, Config
 from .config_file import load_config
 from .desk import OrderDesk, OrderResult, Submission
+from .followup import make_courier, make_followup
 from .errors import FormError
 from .formdata import read_form
 from .formtoken import FormTokens
@@ -47,7 +49,8 @@ from .landings import Landing
 from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
-from .relay import Courier, Relay, RetryPolicy
+from .pixels import csp_sources, pixels_for, snippet
+from .relay import Relay
 from .tags import merge_tags
 from .templating import make_environment, template_source
 from .i18n import available, choose_language
@@ -111,9 +114,11 @@ class LeadKit:
         self._own_session = session is None
         self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
         self.journal: Journal = journal if journal is not None else SQLiteJournal(settings.path)
-        self.courier = Courier(self.journal, self.network.send, RetryPolicy(settings.retry_base, settings.retry_cap),
-                               lease=settings.lease)
-        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age)
+        #: After the order: statuses, postbacks, conversion events (:mod:`leadkit.followup`).
+        self.followup = make_followup(self.config, self.journal, self.network)
+        self.courier = make_courier(self.config, self.journal, self.network.send, self.followup)
+        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age,
+                           also=self.followup.work if self.config.sync.enabled else ())
         self.visits = Visits(self.config)
         self.tokens = FormTokens(site.secret, site.token_max_age)
         self.landings = {desk.name: desk for desk in map(self._landing_desk, (None, *self.config.landings))}
@@ -171,6 +176,7 @@ class LeadKit:
         self._closed = True
         self.relay.stop(timeout=self.config.network.timeout + self.config.journal.poll + 5)
         self.journal.close()
+        self.followup.close()
         if self._own_session:
             self.network.close()
 
@@ -196,9 +202,11 @@ class LeadKit:
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         fresh = self.visits.query_tags(environ)
         environ["leadkit.tags"] = merge_tags(self.visits.cookie_tags(environ), fresh)
-        if not fresh:
+        clicks = self.visits.query_clicks(environ)
+        if not fresh and not clicks:
             return self.app(environ, start_response)
-        cookie = self.visits.tag_cookie_header(environ, environ["leadkit.tags"])
+        cookie = self.visits.tag_cookie_header(environ, environ["leadkit.tags"],
+                                               merge_tags(self.visits.cookie_clicks(environ), clicks))
 
         def start_with_cookie(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [*headers, ("Set-Cookie", cookie)], exc_info)
@@ -268,7 +276,7 @@ class LeadKit:
         submission = Submission(fields=posted, tags=self.visits.order_tags(request, fields), visitor=visitor,
                                 host=request.host, thanks_url=self.thanks_url(request, landing.name),
                                 origin=request.headers.get("Origin"), referer=request.headers.get("Referer"),
-                                extra_fields=extra, texts=texts)
+                                extra_fields=extra, texts=texts, clicks=self.visits.order_clicks(request))
         result = landing.desk.take(submission)
         if json or result.reply.ok or PAGE_FIELD not in fields:
             response = landing.pages.reply(request, result, json=json, texts=texts)
@@ -313,7 +321,7 @@ class LeadKit:
             self._warn_of_unlisted_embedder(request, response)
         else:
             response = self.pages.page("order.html", {"form": form}, 200, texts)
-        if fresh:
+        if fresh or self.visits.query_clicks(request.environ):
             response.headers.add("Set-Cookie", self.visits.tag_cookie_header(request.environ, tags))
         return response
 
@@ -326,8 +334,32 @@ class LeadKit:
                                  "Vary": "Accept-Language"})
 
     def thanks(self, request: Request) -> Response:
-        """``GET {mount}/thanks``: the thank-you page (after a post/redirect/get)."""
-        return self.pages.page("thanks.html", {}, 200, self.texts_for(request, self.landings[""]))
+        """``GET {mount}/thanks``: the thank-you page (after a post/redirect/get), with the ``[pixels]``
+        the first time it is shown for the visitor's lead."""
+        nonce = secrets.token_urlsafe(16)
+        pixels, sources = self.thanks_pixels(request, nonce)
+        return self.pages.page("thanks.html", {"pixels": Markup(pixels)}, 200,
+                               self.texts_for(request, self.landings[""]), nonce=nonce, sources=sources)
+
+    def thanks_pixels(self, request: Request, nonce: str | None) -> tuple[str, Mapping[str, tuple[str, ...]]]:
+        """The pixels' snippet for the thank-you page of the visitor's lead, and the sources its CSP must
+        allow; nothing when there is no lead, no pixel, or the page was shown for that lead before
+        (:meth:`~leadkit.journal.Journal.thank`: a reload or the back button fires nothing again)."""
+        lead_id = self.visits.lead_id(request)
+        wanted = self.config.pixels
+        if lead_id is None or not (wanted.facebook or wanted.tiktok or wanted.google or wanted.yandex or wanted.params):
+            return "", {}
+        try:
+            entry = self.journal.get(lead_id)
+            if entry is None or entry.state not in ("pending", "delivered"):
+                return "", {}
+            pixels = pixels_for(self.config.pixels, entry.clicks)
+            if pixels.empty or not self.journal.thank(lead_id):
+                return "", {}
+        except Exception:  # the journal cannot be read just now: a thank-you without pixels
+            log.warning("lead %s: the thank-you page's pixels are left out: the journal cannot be read", lead_id)
+            return "", {}
+        return snippet(pixels, self.config.pixels, event_id=lead_id, nonce=nonce), csp_sources(pixels)
 
     def health(self, request: Request) -> Response:
         """``GET {mount}/health``: ``{"status": ...}`` for load balancers (503 while the journal cannot be

@@ -24,11 +24,13 @@ from .answer import Answer, classify
 from .config import NetworkConfig
 from .logs import logger
 from .payload import encode_form
-from .wire import WireError, post_within, watch_session
+from .wire import Exchange, WireError, get_within, post_within, watch_session
 
 __all__ = ["NetworkClient"]
 
 _MAX_BODY = 64 * 1024
+#: A status listing of 50 leads with every field the documents show is some 50 KB.
+_MAX_READ = 1024 * 1024
 
 log = logger("leadkit.network")
 
@@ -64,6 +66,14 @@ class NetworkClient:
             answer = Answer("retryable", error="internal", detail=f"leadkit failed during the call: "
                                                                   f"{type(exc).__name__}")
         return self._scrubbed(replace(answer, elapsed=time.monotonic() - started))
+
+    def read(self, call: str, params: Mapping[str, str]) -> Exchange:
+        """A read-only call (``wm/lead``, ``ext/list``...) with the key, all of it within
+        ``network.timeout``; :class:`~leadkit.wire.WireError` (its reason without the key) when no
+        complete answer came."""
+        url = f"{self.config.api}/{call}.json"
+        return get_within(self.session, url, seconds=self.config.timeout, limit=_MAX_READ,
+                          params={"id": self.config.key, **params}, redact=self.config.key)
 
     def _scrubbed(self, answer: Answer) -> Answer:
         """The answer without the key in any of its texts: a network may echo it ("The key ... is not

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 from werkzeug.wrappers import Request, Response
@@ -101,12 +101,14 @@ class Pages:
         """form.html alone, for a page of the wrapped application or for ``embed.js``."""
         return self.templates.get_template("form.html").render(form=form)
 
-    def page(self, name: str, context: Mapping[str, Any], status: int, texts: Texts = english) -> Response:
-        """A whole page of leadkit's, in the customer's language, with its security headers."""
-        nonce = secrets.token_urlsafe(16)
+    def page(self, name: str, context: Mapping[str, Any], status: int, texts: Texts = english, *,
+             nonce: str | None = None, sources: Mapping[str, Sequence[str]] | None = None) -> Response:
+        """A whole page of leadkit's, in the customer's language, with its security headers; ``sources``
+        are more hosts its CSP allows, by directive (the thank-you page's pixels)."""
+        nonce = nonce or secrets.token_urlsafe(16)
         html = self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
         response = Response(html, status, mimetype="text/html")
-        response.headers.update(security_headers(nonce, self.config.site.allowed_origins))
+        response.headers.update(security_headers(nonce, self.config.site.allowed_origins, sources))
         return response
 
     def message(self, request: Request, status: int, message: str, texts: Texts = english) -> Response:
@@ -156,12 +158,19 @@ def json_response(body: Mapping[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
 
-def security_headers(nonce: str, allowed_origins: Iterable[str]) -> dict[str, str]:
+def security_headers(nonce: str, allowed_origins: Iterable[str],
+                     sources: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
     """Headers for leadkit's own pages. The form may be framed by the site and the allowed
     origins (prelandings); form-action allows any http(s) target because the post is
-    answered by a redirect to the network's autologin page, which CSP also checks."""
+    answered by a redirect to the network's autologin page, which CSP also checks. ``sources``
+    adds hosts to directives (``script-src``, ``img-src``, ``connect-src``, ``frame-src``)."""
     ancestors = " ".join(["'self'", *allowed_origins])
-    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
+    extra = {directive: " ".join(hosts) for directive, hosts in (sources or {}).items() if hosts}
+    directives = {"script-src": f"'nonce-{nonce}'", "img-src": "'self' data:", "connect-src": "", "frame-src": ""}
+    added = "".join(f"; {directive} {f'{base} ' if base else ''}{extra[directive]}".rstrip()
+                    if directive in extra else (f"; {directive} {base}" if base else "")
+                    for directive, base in directives.items())
+    policy = (f"default-src 'none'; style-src 'nonce-{nonce}'{added}; "
               f"form-action 'self' http: https:; frame-ancestors {ancestors}; base-uri 'none'")
     return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "strict-origin-when-cross-origin", "Cache-Control": "no-store"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .config import Config
+from .config import Config, source_tag
 from .geo import geo_price
 from .lead import Lead
 
@@ -85,10 +85,18 @@ def _role_fields(lead: Lead, config: Config) -> dict[str, Any]:
     if role == "ext":
         id_field, source_field = ("extu", "exts") if dialect == "dalead" else ("id", "wm")
         fields = {id_field: lead.id}
-        if offer.source:
-            fields[source_field] = offer.source
+        source = _source(offer.source, lead.tags)
+        if source:
+            fields[source_field] = source
         return fields
     return {}
+
+
+def _source(source: str | None, tags: Mapping[str, str]) -> str | None:
+    """The agency's source id: ``offer.source`` as it is, or the tag it names (``"{sub1}"``: the
+    visit's ``sub1``, so that each sub-affiliate is credited; none when the visit has no such tag)."""
+    tag = source_tag(source)
+    return tags.get(tag) or None if tag is not None else source
 
 
 def encode_form(payload: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -23,9 +23,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .journal import Entry, Journal, Outcome
+from .journal_outbox import Message
 from .answer import Answer, operator_hint
 from .logs import logger
 
@@ -83,12 +84,18 @@ class Courier:
     """
 
     def __init__(self, journal: Journal, send: Callable[[Mapping[str, Any]], Answer], policy: RetryPolicy,
-                 *, lease: float, clock: Callable[[], float] = time.time) -> None:
+                 *, lease: float, clock: Callable[[], float] = time.time,
+                 announce: Callable[[Entry, str], Sequence[Message]] | None = None,
+                 check_after: float | None = None) -> None:
         self.journal = journal
         self.send_payload = send
         self.policy = policy
         self.lease = lease
         self.clock = clock
+        #: The messages (postbacks, conversion events) a lead's ``lead`` event causes; written with its delivery.
+        self.announce = announce
+        #: Seconds after its delivery a lead's status is first checked (None: never).
+        self.check_after = check_after
 
     def attempt(self, entry: Entry, owner: str) -> Entry:
         """Send a lead ``owner`` holds; returns it as the journal holds it afterwards. When the
@@ -103,8 +110,13 @@ class Courier:
         answer = self._send(entry)
         now = self.clock()
         outcome = outcome_for(answer, entry, self.policy, now)
+        messages: Sequence[Message] = ()
+        if outcome.state == "delivered":
+            if self.check_after is not None:
+                outcome = replace(outcome, next_check=now + self.check_after)
+            messages = self._announced(_as_left_by(entry, outcome))
         try:
-            recorded = self.journal.record(entry.id, outcome, owner=owner)
+            recorded = self.journal.record(entry.id, outcome, owner=owner, messages=messages)
             if recorded and answer.site_problem:
                 self.journal.count(f"site_problem_{answer.error}")
         except Exception as exc:  # the journal is full, read-only, locked or broken
@@ -121,6 +133,17 @@ class Courier:
             return self.journal.get(entry.id) or entry
         except Exception:  # recorded, but unreadable just now: this attempt knows the outcome
             return _as_left_by(entry, outcome)
+
+    def _announced(self, entry: Entry) -> Sequence[Message]:
+        """The ``lead`` event's messages; none (logged) when making them fails: the lead comes first."""
+        if self.announce is None:
+            return ()
+        try:
+            return self.announce(entry, "lead")
+        except Exception:
+            log.exception("lead %s: its postbacks and conversion events could not be made; the lead is recorded "
+                          "without them", entry.id)
+            return ()
 
     def _send(self, entry: Entry) -> Answer:
         try:
@@ -195,10 +218,13 @@ def new_owner() -> str:
 class Relay:
     """The background retry loop of one process; :meth:`ensure_running` starts it after a fork too."""
 
-    def __init__(self, courier: Courier, *, poll: float, max_age: float) -> None:
+    def __init__(self, courier: Courier, *, poll: float, max_age: float,
+                 also: Sequence[Callable[[threading.Event], int]] = ()) -> None:
         self.courier = courier
         self.poll = poll
         self.max_age = max_age
+        #: More work for each pass, after the leads: sending the outbox, asking for statuses.
+        self.also = tuple(also)
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -223,7 +249,13 @@ class Relay:
 
     def run_once(self) -> int:
         self.courier.expire(self.max_age)
-        return self.courier.run_due(stop=self._stop)
+        busy = self.courier.run_due(stop=self._stop)
+        for work in self.also:
+            try:
+                busy += work(self._stop)
+            except Exception:  # one part failing (a locked journal, a bug) must not stop the others
+                log.exception("part of the relay's pass failed; trying again in %.1f s", self.poll)
+        return busy
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -47,6 +47,7 @@ from .kitpage import Refill, hostname, rewrite_page
 from .landings import Landing
 from .logs import logger
 from .middleware import LeadKit
+from .pixels import inject
 from .tags import url_with_tags
 from .templating import make_environment
 
@@ -143,6 +144,9 @@ class PagesApp:
             base = request.path if refill is not None else None
             html = rewrite_page(html, request.path, kit.kit_rewrite(request.environ, self.name, refill=refill,
                                                                    base_href=base, language=html_language(html)))
+            if page.name == self.kit.thanks:  # the [pixels], the first time it is shown for the visitor's lead
+                pixels, _ = kit.thanks_pixels(request, None)  # a kit's page has no CSP of leadkit's
+                html = inject(html, pixels) if pixels else html
         charset = charset_of(encoding)
         body = html.encode(encoding, "xmlcharrefreplace")
         mimetype = "text/html" if page.kind in ("php", "jinja") else (mimetypes.guess_type(page.name)[0] or "text/html")

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 __all__ = [
+    "CLICK_IDS",
     "STANDARD_TAGS",
     "MAX_TAG_LENGTH",
     "TagCookie",
@@ -32,6 +33,9 @@ STANDARD_TAGS: tuple[str, ...] = (
     "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
     "subid", "uuid", "sub1", "sub2", "sub3", "sub4", "sub5",
 )
+#: The ad platforms' click ids, captured with the tags but never sent to the network: they are for
+#: postbacks (``{fbclid}``) and server-side conversion events.
+CLICK_IDS: tuple[str, ...] = ("fbclid", "ttclid", "gclid")
 MAX_TAG_LENGTH = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: A cookie a browser will keep: stay well under the 4096-byte limit.

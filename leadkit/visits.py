@@ -1,7 +1,10 @@
 """What leadkit knows of a visit: the visitor's tags and who the visitor is, and the cookies that carry them.
 
 A visit's tags come from its query string (``?utm_source=fb``), kept in a signed cookie for the
-order; an order's tags are the cookie's, then the form's hidden fields (never a kit's unfilled
+order, with its *clicks*: the ad platforms' click ids (``fbclid``, ``ttclid``, ``gclid``) and the
+pixel ids the visit's link names (``[pixels] params``, checked by :mod:`leadkit.pixels`), which
+go with the lead to postbacks, pixels and conversion events but never to the network; at the
+order, the platforms' browser cookies (``_fbp``, ``_fbc``, ``_ttp``) join them; an order's tags are the cookie's, then the form's hidden fields (never a kit's unfilled
 macro, ``{clickid}``), failing both a same-origin ``Referer``. The visitor is the client's IP (by
 ``site.trusted_proxies`` and ``site.ip_header``), user agent and mobile flag. Cookies are
 ``Secure`` when the visitor came over https, to leadkit or to a trusted proxy that ends TLS.
@@ -10,7 +13,9 @@ Reads the WSGI environ; sets nothing itself (the middleware adds the headers).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
+from urllib.parse import parse_qsl
 
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Request
@@ -18,11 +23,19 @@ from werkzeug.wrappers import Request
 from .config import Config
 from .guard import visitor_scheme
 from .kitfields import is_macro
-from .tags import TagCookie, merge_tags, tags_from_pairs, tags_from_query_string, tags_from_referer
+from .logs import logger
+from .pixels import PLATFORMS, visit_pixels
+from .tags import CLICK_IDS, TagCookie, merge_tags, tags_from_pairs, tags_from_referer
 from .thanks import LeadCookie
 from .visitor import Visitor, make_visitor
 
-__all__ = ["Visits"]
+__all__ = ["BROWSER_COOKIES", "Visits"]
+
+log = logger("leadkit.visits")
+
+#: The ad platforms' own cookies, read at the order: Meta's browser and click ids, TikTok's browser id.
+BROWSER_COOKIES = {"_fbp": "fbp", "_fbc": "fbc", "_ttp": "ttp"}
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Visits:
@@ -33,19 +46,46 @@ class Visits:
         self.config = config
         self.tag_names = tags.names
         self.aliases = tags.aliases
-        self.tag_cookie = TagCookie(site.secret, self.tag_names, name=tags.cookie, days=tags.days)
+        self.pixel_params = config.pixels.params
+        self.click_names = CLICK_IDS + tuple(f"pixel_{platform}" for platform in PLATFORMS)
+        self.tag_cookie = TagCookie(site.secret, self.tag_names + self.click_names, name=tags.cookie, days=tags.days)
         self.lead_cookie = LeadCookie(site.secret)
 
     # -- tags -----------------------------------------------------------------
 
     def query_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The tags of a GET's query string."""
+        pairs = self._query_pairs(environ)
+        return tags_from_pairs(pairs, self.tag_names, self.aliases) if pairs else {}
+
+    def query_clicks(self, environ: Mapping[str, Any]) -> dict[str, str]:
+        """The click ids and pixel ids of a GET's query string (a pixel id of the wrong form is
+        dropped and logged)."""
+        pairs = self._query_pairs(environ)
+        if not pairs:
+            return {}
+        clicks = tags_from_pairs(pairs, CLICK_IDS)
+        if self.pixel_params:
+            pixels, refused = visit_pixels(pairs, self.pixel_params)
+            clicks.update(pixels)
+            for platform, value in refused:
+                log.warning("a visit's link names a %s pixel id that is not one (%s): it is ignored", platform, value)
+        return clicks
+
+    def _query_pairs(self, environ: Mapping[str, Any]) -> list[tuple[str, str]]:
         query = environ.get("QUERY_STRING", "")
         if not query or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return {}
-        return tags_from_query_string(_latin1_to_text(query), self.tag_names, self.aliases)
+            return []
+        return parse_qsl(_latin1_to_text(query), keep_blank_values=False, errors="replace")
 
     def cookie_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
+        return {k: v for k, v in self.cookie_values(environ).items() if k not in self.click_names}
+
+    def cookie_clicks(self, environ: Mapping[str, Any]) -> dict[str, str]:
+        return {k: v for k, v in self.cookie_values(environ).items() if k in self.click_names}
+
+    def cookie_values(self, environ: Mapping[str, Any]) -> dict[str, str]:
+        """What the tag cookie holds: the tags and the clicks."""
         return self.tag_cookie.loads(Request(dict(environ)).cookies.get(self.tag_cookie.name))
 
     def tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
@@ -63,6 +103,15 @@ class Visits:
             return tags
         return tags_from_referer(request.referrer, request.host, self.tag_names, self.aliases)
 
+    def order_clicks(self, request: Request) -> dict[str, str]:
+        """The clicks for an order: the cookie's, and the platforms' browser cookies."""
+        clicks = self.cookie_clicks(request.environ)
+        for cookie, name in BROWSER_COOKIES.items():
+            value = request.cookies.get(cookie, "")
+            if _COOKIE_VALUE.fullmatch(value):
+                clicks[name] = value
+        return clicks
+
     # -- the visitor ----------------------------------------------------------
 
     def visitor(self, request: Request) -> Visitor:
@@ -74,9 +123,14 @@ class Visits:
 
     # -- cookies --------------------------------------------------------------
 
-    def tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        """The ``Set-Cookie`` value keeping ``tags`` for the order."""
-        return self._cookie(environ, self.tag_cookie.name, self.tag_cookie.dumps(tags), self.tag_cookie.max_age)
+    def tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str],
+                          clicks: Mapping[str, str] | None = None) -> str:
+        """The ``Set-Cookie`` value keeping ``tags`` and ``clicks`` for the order (without ``clicks``:
+        the cookie's own and the query string's)."""
+        if clicks is None:
+            clicks = merge_tags(self.cookie_clicks(environ), self.query_clicks(environ))
+        return self._cookie(environ, self.tag_cookie.name, self.tag_cookie.dumps({**clicks, **tags}),
+                            self.tag_cookie.max_age)
 
     def lead_cookie_header(self, environ: Mapping[str, Any], lead_id: str) -> str:
         """The ``Set-Cookie`` value naming the lead for the thank-you page (:mod:`leadkit.thanks`)."""

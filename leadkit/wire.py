@@ -140,23 +140,25 @@ def watch_session(session: requests.Session, url: str) -> None:
 
 
 def post_within(session: requests.Session, url: str, *, seconds: float, limit: int, params: Mapping[str, str],
-                data: Any, redact: str = "") -> Exchange:
+                data: Any, redact: str = "", headers: Mapping[str, str] | None = None) -> Exchange:
     """POST and read the answer, all within ``seconds``; at most ``limit`` bytes of body are kept.
 
     Raises :class:`WireError` for every way the exchange can fail; ``redact`` is removed from
     the reasons it gives (the network key rides in the query string).
     """
-    return _within(session, "POST", url, seconds=seconds, limit=limit, params=params, data=data, redact=redact)
+    return _within(session, "POST", url, seconds=seconds, limit=limit, params=params, data=data, redact=redact,
+                   headers=headers)
 
 
 def get_within(session: requests.Session, url: str, *, seconds: float, limit: int, params: Mapping[str, str],
-               redact: str = "") -> Exchange:
+               redact: str = "", headers: Mapping[str, str] | None = None) -> Exchange:
     """GET and read the answer, all within ``seconds``: :func:`post_within` for a read-only call."""
-    return _within(session, "GET", url, seconds=seconds, limit=limit, params=params, data=None, redact=redact)
+    return _within(session, "GET", url, seconds=seconds, limit=limit, params=params, data=None, redact=redact,
+                   headers=headers)
 
 
 def _within(session: requests.Session, method: str, url: str, *, seconds: float, limit: int,
-            params: Mapping[str, str], data: Any, redact: str) -> Exchange:
+            params: Mapping[str, str], data: Any, redact: str, headers: Mapping[str, str] | None = None) -> Exchange:
     deadline = _Deadline(seconds)
     watchdog = threading.Timer(seconds, deadline.expire)
     watchdog.daemon = True
@@ -164,7 +166,7 @@ def _within(session: requests.Session, method: str, url: str, *, seconds: float,
     watchdog.start()
     try:
         response = session.request(method, url, params=params, data=data, timeout=(seconds, seconds),
-                                   allow_redirects=False, stream=True)
+                                   allow_redirects=False, stream=True, headers=headers)
         try:
             raw = response.raw.read(limit + 1, decode_content=False)
             deadline.finish()

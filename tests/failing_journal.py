@@ -8,9 +8,14 @@ from typing import Any, Iterator, Sequence
 
 from leadkit.errors import JournalError
 from leadkit.journal import Entry, Journal, Limit, Outcome, SQLiteJournal
+from leadkit.journal_outbox import Message
 
 #: Every method of the Journal interface that reads or writes.
-METHODS = ("add", "count", "claim", "claim_due", "record", "get", "entries", "expire", "stats")
+METHODS = ("add", "count", "claim", "claim_due", "record", "get", "entries", "expire", "stats", "claim_checks",
+           "record_statuses", "postpone_checks", "thank", "enqueue", "claim_messages", "record_message",
+           "expire_messages", "messages")
+#: The status loop's and the outbox's methods, handed on as they are called (``journal.thank(...)``).
+_HANDED_ON = METHODS[9:]
 
 
 class FailingJournal:
@@ -51,9 +56,9 @@ class FailingJournal:
         self._call("claim_due")
         return self.inner.claim_due(**kwargs)
 
-    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str, messages: Sequence[Message] = ()) -> bool:
         self._call("record")
-        return self.inner.record(lead_id, outcome, owner=owner)
+        return self.inner.record(lead_id, outcome, owner=owner, messages=messages)
 
     def get(self, lead_id: str) -> Entry | None:
         self._call("get")
@@ -70,6 +75,16 @@ class FailingJournal:
     def stats(self, now: float | None = None) -> dict[str, Any]:
         self._call("stats")
         return self.inner.stats(now)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _HANDED_ON:
+            raise AttributeError(name)
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._call(name)
+            return method(*args, **kwargs)
+        return call
 
     def writable(self) -> bool:
         return not self.failing and self.inner.writable()

@@ -18,6 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
+from leadkit.postbacks import POSTBACK_CONSTRAINTS
 from leadkit.config import CONSTRAINTS, SETTINGS, Config, JournalConfig, NetworkConfig, OfferConfig, SiteConfig
 from leadkit.config_file import config_from_mapping, load_config, load_journal_config
 from leadkit.errors import ConfigError, Problem
@@ -724,11 +725,16 @@ def test_a_problem_carries_its_key_id_and_value(overrides: dict[str, Any], key: 
     assert (problem.key, problem.id, problem.value) == (key, id, value)
 
 
+#: The modules that declare settings and rules, and Django's checks.
+SETTINGS_MODULES = ("config.py", "landings.py", "config_file.py", "django.py", "statuses.py", "postbacks.py",
+                    "pixels.py", "capi.py")
+
+
 def test_each_id_is_declared_once_and_leaves_django_its_own() -> None:
-    ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS]
+    ids = [s.id for s in SETTINGS] + [c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS + POSTBACK_CONSTRAINTS]
     assert len(ids) == len(set(ids))
     source = "".join((ROOT / "leadkit" / name).read_text()
-                     for name in ("config.py", "landings.py", "config_file.py", "django.py"))
+                     for name in SETTINGS_MODULES)
     written = Counter(re.findall(r'"(leadkit\.[EW]\d{3})"', source))
     assert [id for id, count in written.items() if count > 1] == []
     assert set(ids) <= set(written) and "leadkit.E001" in written
@@ -766,10 +772,11 @@ def test_a_loaded_config_made_again_from_its_values_is_the_same(tmp_path: Path) 
     config = load_config(write(tmp_path, COMPLETE_TOML), environ={}, site={
         "secret": SECRET, "pages": "site", "ip_header": "X-Real-IP", "trusted_networks": ["cloudflare"],
         "allowed_origins": ["https://Promo.example/"]})
-    sections = {f.name: getattr(config, f.name) for f in fields(Config) if f.name not in ("source", "landings")}
+    sections = {f.name: getattr(config, f.name) for f in fields(Config)
+                if f.name not in ("source", "landings", "postbacks")}
 
     again = Config(**{name: type(part)(**{f.name: getattr(part, f.name) for f in fields(part)})
-                      for name, part in sections.items()}, source=config.source)
+                      for name, part in sections.items()}, source=config.source, postbacks=config.postbacks)
 
     assert again == config
 
@@ -805,7 +812,7 @@ def readme_row(setting: Setting) -> str:
 
 
 def test_the_readme_table_has_every_setting_with_its_default_and_only_those() -> None:
-    documented = set(re.findall(r"^\| `\w+\.\w+` \|.*$", README, flags=re.M))
+    documented = set(re.findall(r"^\| `\w+(?:\.\w+)+` \|.*$", README, flags=re.M))
     expected = {readme_row(setting) for setting in SETTINGS}
 
     assert sorted(expected - documented) == [], "rows missing from the README, or different there"
@@ -814,14 +821,14 @@ def test_the_readme_table_has_every_setting_with_its_default_and_only_those() ->
 
 def test_the_readme_documents_every_check_id() -> None:
     source = "".join((ROOT / "leadkit" / name).read_text()
-                     for name in ("config.py", "landings.py", "config_file.py", "django.py"))
+                     for name in SETTINGS_MODULES)
     in_code = set(re.findall(r"leadkit\.[EW]\d{3}", source))
     documented = set(re.findall(r"`(leadkit\.[EW]\d{3})`", README))
 
     assert in_code - documented == set()
     assert documented - in_code == set()
     rules = in_code - {s.id for s in SETTINGS} - {"leadkit.E001", "leadkit.W001"}  # Django's: a line of their own
-    assert {c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS} <= rules
+    assert {c.id for c in CONSTRAINTS + LANDING_CONSTRAINTS + POSTBACK_CONSTRAINTS} <= rules
     for id in rules:
         assert re.search(rf"^- `{id}`: ", README, flags=re.M), id
 

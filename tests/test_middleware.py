@@ -422,7 +422,7 @@ def test_a_framed_form_sends_the_order_on_in_the_whole_window(client: Client) ->
 @pytest.mark.parametrize(("token", "headers", "status", "keys"), [
     pytest.param(HEALTH_TOKEN, {}, 200, {"status"}, id="public"),
     pytest.param(HEALTH_TOKEN, OPERATOR, 200,
-                 {"status", "version", "role", "leads", "oldest_pending_age", "counters"}, id="operator"),
+                 {"status", "version", "role", "leads", "oldest_pending_age", "counters", "stages", "outbox"}, id="operator"),
     pytest.param(HEALTH_TOKEN, {"Authorization": "Bearer not-the-token-0123"}, 401, {"status", "message"},
                  id="wrong-token"),
     pytest.param(None, OPERATOR, 200, {"status"}, id="no-token-set-nobody-sees-counts"),

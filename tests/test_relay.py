@@ -11,12 +11,13 @@ import multiprocessing
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pytest
 
 from leadkit.config import CALLS, Config
 from leadkit.journal import Entry, Outcome, SQLiteJournal
+from leadkit.journal_outbox import Message
 from leadkit.lead import Lead
 from leadkit.answer import Answer
 from leadkit.network import NetworkClient
@@ -354,7 +355,7 @@ class _UnwritableJournal:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._journal, name)
 
-    def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
+    def record(self, lead_id: str, outcome: Outcome, *, owner: str, messages: Sequence[Message] = ()) -> bool:
         from leadkit.errors import JournalError
 
         raise JournalError(str(self._journal.path), "disk full")
@@ -501,8 +502,8 @@ def test_the_relay_survives_a_failing_pass(network: SandboxNetwork, journal: SQL
     failures = [RuntimeError("the journal is locked")]
 
     class FlakyJournal(_UnwritableJournal):
-        def record(self, lead_id: str, outcome: Outcome, *, owner: str) -> bool:
-            return self._journal.record(lead_id, outcome, owner=owner)
+        def record(self, lead_id: str, outcome: Outcome, *, owner: str, messages: Sequence[Message] = ()) -> bool:
+            return self._journal.record(lead_id, outcome, owner=owner, messages=messages)
 
         def expire(self, max_age: float, now: float | None = None) -> list[str]:
             if failures:

@@ -279,9 +279,9 @@ def test_ext_list_and_comp_list_show_the_keys_own_orders(network: SandboxNetwork
     push(client, "ext/add", {**CUSTOMER, id_field: "A-9"})
     push(client, "ext/add", {**CUSTOMER, id_field: "B-9", "phone": "77001234599"}, key=OTHER_EXT_KEY)
     push(client, "comp/add", {**CUSTOMER, "phone": "77001234598"})
-    phase = {"phase": 1} if dialect == "dalead" else {}
+    dalead_only = {"phase": 1, "cash": 0} if dialect == "dalead" else {}
     assert read(client, "ext/list", ids="A-9,B-9,0").json == {
-        "A-9": {"id": "A-9", "uid": 1001, "stage": "wait", "status": 1, **phase}}
+        "A-9": {"id": "A-9", "uid": 1001, "stage": "wait", "status": 1, "reason": 0, **dalead_only}}
     assert read(client, "ext/list", ids="0").json == []
     [order] = read(client, "comp/list", oid="1003").json
     assert (order["id"], order["offer"], order["phone"], order["stage"]) == (1003, 217, "77001234598", "wait")
@@ -302,7 +302,7 @@ def test_read_only_calls_check_the_key_and_its_role(client: Client, call: str, k
 
 
 @pytest.mark.parametrize(("method", "path", "status", "body"), [
-    pytest.param("POST", "/api/wm/lead.json", 200, {"status": "error", "error": "func"}, id="unknown-call"),
+    pytest.param("POST", "/api/wm/nope.json", 200, {"status": "error", "error": "func"}, id="unknown-call"),
     pytest.param("POST", "/api/cpa/push.json", 200, {"status": "error", "error": "app"}, id="unknown-app"),
     pytest.param("GET", "/api/wm/push.json", 405, {"status": "error", "error": "method"}, id="get-on-push"),
     pytest.param("POST", "/wm/push.json", 404, None, id="no-prefix-is-a-web-page"),

@@ -19,25 +19,41 @@ it without a word (the tags are lost); the sandbox refuses the lead instead (``d
 is told to drop them as the real engine does.
 
 The read-only calls (:func:`listing`) answer as the documents show: ``wm/offers`` and
-``wm/flows`` keyed by id, ``ext/list`` keyed by the agency order id (with ``phase`` in dalead only),
-``comp/list`` a list of orders; an empty listing is ``[]``, as the engine's PHP writes it.
+``wm/flows`` keyed by id, ``ext/list`` keyed by the agency order id (``phase`` and ``cash`` in
+dalead only: the moe document lists neither), ``wm/lead`` and ``comp/list`` lists of leads; an
+empty listing is ``[]``, as the engine's PHP writes it, and never the documents' ``1234 : {``
+(not JSON).
+
+Each order has a :class:`LeadStatus`, made by :func:`lead_status` from the documents' codes:
+
+- ``stage`` ``wait``, ``hold``, ``approve``, ``cancel``, ``trash``; ``phase`` is its number, 1 to 5
+  in that order;
+- ``status`` (:data:`STATUSES`, 1 to 12) must fit the stage: ``wait`` 1 New order (the default), 2
+  or 3; ``hold`` 4; ``approve`` 6 Packing (the default) to 11; ``cancel`` 5; ``trash`` 5 (the
+  default) or 12 Deleted;
+- ``reason`` (:data:`REASONS`, 1 to 15) only for ``cancel`` and ``trash``, and of their kind: the
+  documents mark which reasons are trash (:data:`TRASH_REASONS`); by default 2 Changed his mind
+  for ``cancel``, 1 Incorrect phone for ``trash``; 0 for the other stages;
+- ``cash``, the payout: by default the offer's payout on ``approve``, 0 otherwise;
+- ``comment``, empty by default.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["APPS", "DIALECTS", "LEAD_CALLS", "ORDER_ID", "ROLES", "Order", "error", "lead_refusal", "listing",
-           "split_fields"]
+__all__ = ["APPS", "DIALECTS", "LEAD_CALLS", "ORDER_ID", "REASONS", "ROLES", "STAGES", "STATUSES", "TRASH_REASONS",
+           "LeadStatus", "Order", "error", "lead_refusal", "lead_status", "listing", "split_fields"]
 
 ROLES = ("wm", "ext", "comp")
 DIALECTS = ("dalead", "moe")
 #: The calls of each role (its "app"): the lead call first, then the read-only ones.
-APPS: Mapping[str, tuple[str, ...]] = {"wm": ("push", "offers", "flows"), "ext": ("add", "list"),
+APPS: Mapping[str, tuple[str, ...]] = {"wm": ("push", "offers", "flows", "lead"), "ext": ("add", "list"),
                                        "comp": ("add", "list")}
 LEAD_CALLS: Mapping[str, str] = {"wm/push": "wm", "ext/add": "ext", "comp/add": "comp"}
 #: The agency order id's field in each dialect.
@@ -61,14 +77,67 @@ _ROLE: Mapping[tuple[str, str], frozenset[str]] = {
     ("ext", "dalead"): frozenset({"extu", "exts"}), ("ext", "moe"): frozenset({"id", "wm"}),
     ("comp", "dalead"): frozenset(), ("comp", "moe"): frozenset(),
 }
+#: The agency's source id's field (role ``ext``) in each dialect; ``ext/list`` shows it as ``src``.
+_SOURCE: Mapping[str, str] = {"dalead": "exts", "moe": "wm"}
+#: The UTM tags under their dalead names (``wm/lead`` shows them so), from each dialect's fields.
+_UTM: Mapping[str, Mapping[str, str]] = {
+    "dalead": {name: name for name in _TAGS["dalead"][:5]},
+    "moe": {"utm_source": "us", "utm_medium": "um", "utm_campaign": "uc", "utm_content": "un", "utm_term": "ut"},
+}
 _MAX_TAG = 255
 _PHONE = re.compile(r"[0-9]{10,15}")
+
+#: A lead's stages, in the order of their ``phase`` (1 to 5).
+STAGES = ("wait", "hold", "approve", "cancel", "trash")
+#: The extended status codes, as the documents list them.
+STATUSES: Mapping[int, str] = {
+    1: "New order", 2: "Processing", 3: "Callback", 4: "Hold", 5: "Cancelled", 6: "Packing", 7: "Sending",
+    8: "Transfer", 9: "Arrived", 10: "Completed", 11: "Return", 12: "Deleted"}
+#: The cancel reasons, as the documents list them.
+REASONS: Mapping[int, str] = {
+    1: "Incorrect phone", 2: "Changed his mind", 3: "Did not order", 4: "Requires certificate", 5: "Wrong GEO",
+    6: "Errors or fakes", 7: "Duplicate order", 8: "Ordered elsewhere", 9: "Expensive",
+    10: "Not satisfied with delivery", 11: "Could not get through", 12: "Possibly fraud",
+    13: "Speaks different language", 14: "Product did not fit", 15: "Offer disabled"}
+#: The reasons the documents mark "(trash)"; the others are a ``cancel``'s.
+TRASH_REASONS = frozenset({1, 3, 5, 6, 7, 8, 11, 12, 13, 14})
+#: The status codes each stage may have, its default first.
+_STAGE_STATUSES: Mapping[str, tuple[int, ...]] = {
+    "wait": (1, 2, 3), "hold": (4,), "approve": (6, 7, 8, 9, 10, 11), "cancel": (5,), "trash": (5, 12)}
+_DEFAULT_REASON: Mapping[str, int] = {"cancel": 2, "trash": 1}
+
+
+@dataclass(frozen=True)
+class LeadStatus:
+    """Where a lead stands: ``stage``, ``status`` and ``reason`` codes, ``cash`` (the payout) and a
+    ``comment``. Made and checked by :func:`lead_status`; a new order is ``wait``, New order."""
+
+    stage: str = "wait"
+    status: int = 1
+    reason: int = 0
+    cash: float = 0
+    comment: str = ""
+
+    @property
+    def phase(self) -> int:
+        """The stage's number: 1 ``wait``, 2 ``hold``, 3 ``approve``, 4 ``cancel``, 5 ``trash``."""
+        return STAGES.index(self.stage) + 1
+
+    @property
+    def reason_text(self) -> str:
+        """The reason's name in the documents, empty without a reason."""
+        return REASONS.get(self.reason, "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field and property, as the sandbox's status route answers them."""
+        return {"stage": self.stage, "phase": self.phase, "status": self.status, "reason": self.reason,
+                "reason_text": self.reason_text, "cash": self.cash, "comment": self.comment}
 
 
 @dataclass(frozen=True)
 class Order:
     """An order the engine took: whose key, by which call, the agency order id (ext), the fields it
-    read, the cabinet's token and the time it came (UNIX seconds)."""
+    read, the cabinet's token, the time it came (UNIX seconds) and where it stands now."""
 
     key: str
     call: str
@@ -76,6 +145,7 @@ class Order:
     fields: dict[str, str]
     token: str
     time: int
+    status: LeadStatus = field(default_factory=LeadStatus)
 
 
 def error(code: str, **more: Any) -> dict[str, Any]:
@@ -126,26 +196,112 @@ def lead_refusal(role: str, dialect: str, fields: Mapping[str, str], unread: tup
     return None
 
 
+def lead_status(stage: str, *, status: int | None = None, reason: int | None = None, cash: float | None = None,
+                comment: str | None = None, payout: float = 0) -> LeadStatus:
+    """A checked :class:`LeadStatus` for ``stage``; what is not given is the stage's default
+    (``cash``: ``payout`` on ``approve``, else 0). ValueError says what does not fit the documents."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)} (got {stage!r})")
+    allowed = _STAGE_STATUSES[stage]
+    status = allowed[0] if status is None else status
+    if status not in allowed:
+        names = ", ".join(f"{code} {STATUSES[code]}" for code in allowed)
+        raise ValueError(f"status of a {stage} lead must be {names} (got {status!r})")
+    reason = _DEFAULT_REASON.get(stage, 0) if reason is None else reason
+    if stage not in _DEFAULT_REASON and reason != 0:
+        raise ValueError(f"reason is for cancel and trash only: a {stage} lead has reason 0 (got {reason!r})")
+    if stage in _DEFAULT_REASON and (reason not in REASONS or (reason in TRASH_REASONS) != (stage == "trash")):
+        kind = TRASH_REASONS if stage == "trash" else REASONS.keys() - TRASH_REASONS
+        raise ValueError(f"reason of a {stage} lead must be one of {', '.join(map(str, sorted(kind)))}"
+                         f" (got {reason!r})")
+    cash = (payout if stage == "approve" else 0) if cash is None else cash
+    if not math.isfinite(cash) or cash < 0:
+        raise ValueError(f"cash must be a number, 0 or more (got {cash!r})")
+    return LeadStatus(stage, status, reason, cash, comment or "")
+
+
 def listing(call: str, params: Mapping[str, str], *, key: str, dialect: str, offers: Mapping[int, frozenset[int]],
             orders: Mapping[int, Order]) -> Any:
-    """The answer to a read-only call (``wm/offers``, ``wm/flows``, ``ext/list``, ``comp/list``) for ``key``."""
+    """The answer to a read-only call (``wm/offers``, ``wm/flows``, ``wm/lead``, ``ext/list``,
+    ``comp/list``) for ``key``; ``params`` hold a repeated or bracketed parameter (``ids[]``)
+    joined by commas."""
     if call in ("wm/offers", "wm/flows"):
         chosen = sorted(o for o in offers if params.get("offer") in (None, "", str(o)))
         if call == "wm/offers":
             return _php({str(o): {"id": o, "name": f"Sandbox offer {o}", "short": f"Offer {o}"} for o in chosen})
         return _php({str(f): {"id": f, "offer": o, "offername": f"Sandbox offer {o}", "name": f"Flow {f}",
                               "url": f"http://sandbox.invalid/?flow={f}"} for o in chosen for f in sorted(offers[o])})
-    made_by = call.replace("/list", "/add")  # ext/list lists what ext/add took
-    own = {lead_id: order for lead_id, order in orders.items() if order.key == key and order.call == made_by}
+    made_by = {"wm/lead": "wm/push", "ext/list": "ext/add", "comp/list": "comp/add"}[call]
+    own = {lead_id: order for lead_id, order in sorted(orders.items()) if order.key == key and order.call == made_by}
     if call == "ext/list":
-        wanted = set(params.get("ids", "").split(","))
-        phase = {"phase": 1} if dialect == "dalead" else {}
-        return _php({order.uid: {"id": order.uid, "uid": lead_id, "stage": "wait", "status": 1, **phase}
-                     for lead_id, order in own.items() if order.uid in wanted})
-    wanted = set(params["oid"].split(",")) if "oid" in params else {str(lead_id) for lead_id in own}
-    return [{"id": lead_id, "offer": int(order.fields["offer"]), "stage": "wait", "phase": 1, "status": 1,
-             "time": order.time, **{k: order.fields.get(k, "") for k in ("ip", "name", "phone", "country")}}
-            for lead_id, order in own.items() if str(lead_id) in wanted]
+        return _php(_ext_list(params, own, dialect))
+    if call == "wm/lead":
+        return [_wm_lead(lead_id, order, dialect) for lead_id, order in own.items()
+                if _wm_wanted(params, lead_id, order)]
+    return [_comp_order(lead_id, order) for lead_id, order in own.items() if _comp_wanted(params, lead_id, order)]
+
+
+def _ext_list(params: Mapping[str, str], own: Mapping[int, Order], dialect: str) -> dict[str, Any]:
+    """``ext/list``: the orders named by agency id (``ids``) or network id (``oid``), keyed by agency id."""
+    ids, oids = _listed(params, "ids"), _listed(params, "oid")
+    chosen = {lead_id: order for lead_id, order in own.items() if order.uid in ids or str(lead_id) in oids}
+    return {str(order.uid): _ext_item(lead_id, order, dialect) for lead_id, order in chosen.items()}
+
+
+def _ext_item(lead_id: int, order: Order, dialect: str) -> dict[str, Any]:
+    state, source, dalead = order.status, order.fields.get(_SOURCE[dialect]), dialect == "dalead"
+    return {"id": order.uid, "uid": lead_id, **({"src": source} if source else {}), "stage": state.stage,
+            **({"phase": state.phase} if dalead else {}), "status": state.status, "reason": state.reason,
+            **({"cash": state.cash} if dalead else {}), **({"comment": state.comment} if state.comment else {}),
+            **({"count": _number(order.fields["count"], 1)} if order.fields.get("count") else {})}
+
+
+def _wm_wanted(params: Mapping[str, str], lead_id: int, order: Order) -> bool:
+    """``wm/lead``: the leads named by ``ids`` (else every one), of ``offer`` and ``flow`` when given."""
+    ids = _listed(params, "ids")
+    return ((not ids or str(lead_id) in ids)
+            and all(params.get(name) in (None, "", order.fields.get(name)) for name in ("offer", "flow")))
+
+
+def _wm_lead(lead_id: int, order: Order, dialect: str) -> dict[str, Any]:
+    state, offer = order.status, int(order.fields["offer"])
+    return {"id": lead_id, "time": str(order.time), "stage": state.stage, "phase": state.phase,
+            "reason": state.reason, "reason_text": state.reason_text, "hold": 0, "comment": state.comment or None,
+            "cash": state.cash, "offer": offer, "offer_name": f"Sandbox offer {offer}",
+            "flow": int(order.fields["flow"]), "ip": order.fields["ip"],
+            **{utm: order.fields.get(name, "") for utm, name in _UTM[dialect].items()}}
+
+
+def _comp_wanted(params: Mapping[str, str], lead_id: int, order: Order) -> bool:
+    """``comp/list``: the orders named by ``oid`` or ``ids[]`` (``eid``, ``eids[]`` name none: comp/add
+    takes no CRM id), else every one; of ``status`` (a phase), ``from``..``to``, after ``after``."""
+    named = {name: _listed(params, name) for name in ("oid", "ids", "eid", "eids")}
+    if any(named.values()) and str(lead_id) not in named["oid"] | named["ids"]:
+        return False
+    return (order.status.phase == _number(params.get("status"), order.status.phase)
+            and _number(params.get("from"), order.time) <= order.time <= _number(params.get("to"), order.time)
+            and lead_id > _number(params.get("after"), 0))
+
+
+def _comp_order(lead_id: int, order: Order) -> dict[str, Any]:
+    fields, state = order.fields, order.status
+    count, discount = _number(fields.get("count"), 1), _number(fields.get("discount"), 0)
+    base, more = _money(fields.get("base")), _money(fields.get("more"))
+    name = " ".join(filter(None, (fields.get("name"), fields.get("last"))))
+    return {"id": lead_id, "offer": int(fields["offer"]), "offername": f"Sandbox offer {int(fields['offer'])}",
+            "wm": 0, "stage": state.stage, "phase": state.phase, "status": state.status, "reason": state.reason,
+            "ip": fields["ip"], "time": order.time, "name": name, "gender": 0, "phone": fields["phone"],
+            **{k: fields.get(k, "") for k in ("country", "index", "area", "city", "street", "addr")},
+            "comment": state.comment or fields.get("comment") or fields.get("comm") or "", "count": count,
+            "discount": discount, "currency": fields.get("currency", ""), "base": f"{base:.2f}",
+            "more": f"{more:.2f}", "delpr": "0.00", "price": f"{base * count * (100 - discount) / 100 + more:.2f}"}
+
+
+def _listed(params: Mapping[str, str], name: str) -> set[str]:
+    """The ids a parameter names: ``name=1,2``, ``name[]=1&name[]=2`` or ``name[0]=1`` (a JSON list)."""
+    values: Iterable[str] = (value for key, value in params.items()
+                             if key == name or (key.startswith(f"{name}[") and key.endswith("]")))
+    return {part.strip() for value in values for part in value.split(",") if part.strip()}
 
 
 def _php(listing: dict[str, Any]) -> Any:
@@ -159,6 +315,23 @@ def _as_int(value: str) -> int:
         return int(value)
     except ValueError:
         return -1
+
+
+def _number(value: str | None, default: int) -> int:
+    """A whole number sent as text, or ``default`` when it is missing or not one."""
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
+
+
+def _money(value: str | None) -> float:
+    """An amount sent as text, 0 when it is missing or not a finite number."""
+    try:
+        amount = float(value or "0")
+    except ValueError:
+        return 0.0
+    return amount if math.isfinite(amount) else 0.0
 
 
 def _is_ip(value: str) -> bool:

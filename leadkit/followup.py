@@ -1,0 +1,75 @@
+"""After the order: the parts that follow a lead once the network has it, made from the configuration.
+
+- :class:`~leadkit.conversions.Announcer`: the postbacks and conversion events each event causes;
+- :class:`~leadkit.sync.StatusSync`: asks the network for the stages of delivered leads;
+- :class:`~leadkit.dispatch.Dispatcher`: sends the outbox.
+
+The server runs the sync and the dispatcher in its relay thread (``sync.enabled`` with
+``journal.relay``); ``leadkit journal sync`` runs one pass of both, for cron.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from . import __version__
+from .config import Config
+from .conversions import Announcer
+from .dispatch import Dispatcher
+from .journal import Journal
+from .network import NetworkClient
+from .answer import Answer
+from .relay import Courier, RetryPolicy
+from .sync import StatusSync
+
+__all__ = ["Followup", "make_courier", "make_followup"]
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Followup:
+    """The announcer, the status sync and the outbox's sender of one configuration."""
+
+    announcer: Announcer
+    sync: StatusSync
+    dispatcher: Dispatcher
+
+    @property
+    def work(self) -> Sequence[Callable[[threading.Event], int]]:
+        """The relay's extra work for each pass: send the outbox, then ask for statuses."""
+        return (lambda stop: self.dispatcher.run_due(stop=stop), lambda stop: self.sync.run_due(stop=stop))
+
+    def run_once(self) -> tuple[int, int]:
+        """One pass of each, for cron: (leads asked about, messages attempted)."""
+        asked = self.sync.run_due()
+        return asked, self.dispatcher.run_due(limit=10_000)
+
+    def close(self) -> None:
+        self.dispatcher.close()
+
+
+def make_courier(config: Config, journal: Journal, send: Callable[[Mapping[str, Any]], Answer],
+                 followup: Followup, *, clock: Callable[[], float] = time.time) -> Courier:
+    """The courier for ``config``: a delivered lead's ``lead`` event announced, its first status check set."""
+    settings = config.journal
+    return Courier(journal, send, RetryPolicy(settings.retry_base, settings.retry_cap), lease=settings.lease,
+                   clock=clock, announce=followup.announcer.messages, check_after=config.sync.interval)
+
+
+def make_followup(config: Config, journal: Journal, network: NetworkClient, *,
+                  clock: Callable[[], float] = time.time) -> Followup:
+    """The parts for ``config``, on ``journal``; the status calls go through ``network``'s session."""
+    announcer = Announcer(config.postbacks, facebook=config.facebook, tiktok=config.tiktok,
+                          currency=config.sync.currency, aliases=config.tags.aliases, clock=clock)
+    sync = StatusSync(journal, network, config.network.role, config.sync, announcer, lease=config.journal.lease,
+                      clock=clock)
+    tokens = {"facebook": config.facebook.token or "", "tiktok": config.tiktok.token or ""}
+    dispatcher = Dispatcher(journal, tokens=tokens, timeout=config.network.timeout, lease=config.journal.lease,
+                            max_age=config.sync.max_age * _DAY,
+                            policy=RetryPolicy(config.journal.retry_base, config.journal.retry_cap), clock=clock,
+                            user_agent=f"leadkit/{__version__}")
+    return Followup(announcer, sync, dispatcher)
