@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 from werkzeug.http import parse_date
 
-__all__ = ["Answer", "CONFIG_ERRORS", "CUSTOMER_FIELDS", "is_site_data_error", "FIELD_ERRORS", "RETRYABLE_ERRORS", "classify", "clean_text",
+__all__ = ["Answer", "CONFIG_ERRORS", "CUSTOMER_FIELDS", "is_site_data_error", "FIELD_ERRORS", "RETRYABLE_ERRORS", "classify", "clean_text", "retry_after_seconds",
            "operator_hint"]
 
 #: Final errors that mean the site or the offer is misconfigured: the operator must act.
@@ -203,6 +203,11 @@ def _json_object(body: bytes | str) -> dict[str, Any] | None:
 def _snippet(body: bytes | str) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     return clean_text(text, 120) or ""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header's wait in seconds, given as seconds or as an HTTP date (capped)."""
+    return _retry_after(value)
 
 
 def _retry_after(value: str | None) -> float | None:

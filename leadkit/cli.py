@@ -153,10 +153,12 @@ def _demo(host: str, port: int) -> int:
 
     key = f"1-{secrets.token_hex(8)}"
     folder = Path(tempfile.mkdtemp(prefix="leadkit-demo-"))
-    # For `leadkit report` and `leadkit journal` in another terminal: where the demo's journal is.
-    (folder / "leadkit.toml").write_text(f"[journal]\npath = {json.dumps(str(folder / 'leadkit.db'))}\n")
     with SandboxNetwork(keys=(key,), host="127.0.0.1", port=0) as network:
         config = demo_config(network.url, key, folder / "leadkit.db")
+        # For `leadkit report` and `leadkit journal` in another terminal: the demo's settings but its secrets.
+        (folder / "leadkit.toml").write_text(
+            f'[network]\napi = {json.dumps(network.url)}\nrole = "wm"\n\n[offer]\noffer = 217\nflow = 42\n'
+            f'country = "kz"\n\n[journal]\npath = {json.dumps(str(folder / "leadkit.db"))}\n')
         banner = f"\n  the sandbox network answers at {network.url} (nothing leaves this machine)" \
                  "\n  open {url}?utm_source=demo&sub1=click-42 in a browser and order; then" \
                  f"\n  approve the lead in the sandbox's cabinet: {network.url}/_sandbox/cabinet" \

@@ -34,6 +34,8 @@ from .journal import Journal
 from .journal_outbox import Message
 from .logs import logger
 from .relay import RetryPolicy, new_owner
+from .answer import retry_after_seconds
+from .network import mask_in_logs
 from .wire import Exchange, WireError, get_within, post_within, watch_session
 
 __all__ = ["Dispatcher"]
@@ -55,6 +57,8 @@ class Dispatcher:
                  user_agent: str = "leadkit") -> None:
         self.journal = journal
         self.tokens = {target: token for target, token in (tokens or {}).items() if token}
+        for token in self.tokens.values():  # urllib3's debug lines quote the request line, access_token and all
+            mask_in_logs(token)
         self.timeout = timeout
         self.lease = max(lease, 2 * timeout + 1)
         self.max_age = max_age
@@ -80,8 +84,8 @@ class Dispatcher:
 
     def expire(self) -> None:
         for message in self.journal.expire_messages(self.max_age):
-            log.error("%s %s for lead %s given up: not sent in %.0f days (last error: %s)", message.target,
-                      message.event, message.lead_id, self.max_age / 86400, message.last_error or "-")
+            log.error("%s %s for lead %s given up: not sent in %.1f h (last error: %s)", message.target,
+                      message.event, message.lead_id, self.max_age / 3600, message.last_error or "never sent")
 
     def attempt(self, message: Message, owner: str) -> str:
         """Send one claimed message and record the outcome; the state recorded (never raises)."""
@@ -99,8 +103,9 @@ class Dispatcher:
             self._record(message, owner, "sent", answer=answer)
             log.info("%s %s for lead %s sent to %s: %s", message.target, message.event, message.lead_id, host, answer)
             return "sent"
-        if exchange.status in _RETRY_STATUS or exchange.status >= 500:
-            return self._again(message, owner, refusal, host, _retry_after(exchange))
+        if exchange.status in _RETRY_STATUS or exchange.status >= 500 or _busy(message, exchange):
+            return self._again(message, owner, refusal, host,
+                               retry_after_seconds(exchange.headers.get("Retry-After")))
         self._record(message, owner, "failed", error=refusal, answer=answer)
         log.error("%s %s for lead %s refused by %s: %s; it is not sent again: check the %s", message.target,
                   message.event, message.lead_id, host, refusal,
@@ -127,10 +132,11 @@ class Dispatcher:
         said = self._said(exchange.body)
         if not 200 <= exchange.status < 300:
             return f"HTTP {exchange.status}{f' ({said})' if said else ''}"
-        if message.target == "tiktok":
+        if message.target == "tiktok":  # TikTok answers 200 and says in its JSON whether it took the event
             code = _json_field(exchange.body, "code")
-            if code not in (0, "0", None):
-                return f"TikTok code {code}{f' ({said})' if said else ''}"
+            if code not in (0, "0"):
+                return f"TikTok code {code}{f' ({said})' if said else ''}" if code is not None else \
+                    "an answer without TikTok's code"
         return None
 
     def _said(self, body: bytes) -> str:
@@ -187,6 +193,13 @@ def _json_field(body: bytes, name: str) -> object:
     return data.get(name) if isinstance(data, dict) else None
 
 
-def _retry_after(exchange: Exchange) -> float | None:
-    value = exchange.headers.get("Retry-After", "")
-    return float(value) if value.isascii() and value.isdigit() else None
+def _busy(message: Message, exchange: Exchange) -> bool:
+    """TikTok's 200 saying "later": too many requests (40100), its own failure (5xxxx), or no code at all
+    (a proxy's page, not TikTok's answer)."""
+    if message.target != "tiktok" or not 200 <= exchange.status < 300:
+        return False
+    code = _json_field(exchange.body, "code")
+    if code is None:
+        return True
+    number = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else -1
+    return number == 40100 or 50000 <= number < 60000

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .journal_file import guarded, storable, storable_json
@@ -131,7 +131,8 @@ class OutboxTables:
             db.executemany("UPDATE outbox SET state = 'failed', updated = ?, next_attempt = NULL, "
                            "last_error = COALESCE(last_error, 'never sent') WHERE id = ?",
                            [(now, row["id"]) for row in rows])
-        return [_message(row) for row in rows]
+        return [replace(_message(row), state="failed", updated=now, next_attempt=None,
+                        last_error=row["last_error"] or "never sent") for row in rows]
 
     @guarded
     def messages(self, *, lead_id: str | None = None, state: str | None = None,

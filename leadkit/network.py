@@ -26,7 +26,7 @@ from .logs import logger
 from .payload import encode_form
 from .wire import Exchange, WireError, get_within, post_within, watch_session
 
-__all__ = ["NetworkClient"]
+__all__ = ["NetworkClient", "mask_in_logs"]
 
 _MAX_BODY = 64 * 1024
 #: A status listing of 50 leads with every field the documents show is some 50 KB.
@@ -89,6 +89,12 @@ class NetworkClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def mask_in_logs(secret: str) -> None:
+    """Mask ``secret`` (as it is or percent-encoded) in urllib3's debug lines, as the network key is:
+    for a platform's token that rides in a query string."""
+    _KeyScrubber.install(secret)
 
 
 class _KeyScrubber(logging.Filter):

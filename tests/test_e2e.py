@@ -4,6 +4,10 @@ as its upstream, a visitor arriving with tags through a proxy, ordering with a l
 
 from __future__ import annotations
 
+import html
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,7 @@ import requests
 from leadkit.testing.sandbox import SandboxNetwork
 from servers import leadkit_process, server_log
 from leadkit.texts import Texts
-from support import KEY, ROLES_AND_DIALECTS, SECRET
+from support import KEY, ROLES_AND_DIALECTS, SECRET, wait_for
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 VISIT_TAGS = {"utm_source": "fb", "utm_medium": "cpc", "utm_campaign": "spring", "utm_content": "ad1",
@@ -167,3 +171,38 @@ def test_demo_runs_with_no_config_and_ends_at_the_sandbox_cabinet(tmp_path: Path
         page = browser.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "8 (701) 234-56-78"},
                             timeout=10)
     assert page.status_code == 200 and "Sandbox cabinet" in page.text
+
+
+def test_demo_shows_the_whole_loop_order_approval_postback_report(tmp_path: Path) -> None:
+    with leadkit_process("demo", "--port", "0", cwd=tmp_path, env={"LEADKIT_CONFIG": ""}) as (base, process):
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(6))
+        cabinet = re.search(r"cabinet: (\S+)", banner)
+        postbacks = re.search(r"would get: (\S+)", banner)
+        report = re.search(r"leadkit report --config (\S+)", banner)
+        assert cabinet and postbacks and report, banner
+        browser = requests.Session()
+        browser.headers["Origin"] = base.rstrip("/")
+        browser.get(base + "?utm_source=demo&sub1=click-42", timeout=5)
+        page = browser.post(base + "leadkit/order", data={"name": "Aigerim", "phone": "8 (701) 234-56-78"},
+                            timeout=10)
+        # The customer's cabinet has the buttons a person presses to move the lead: approve it.
+        action = re.search(r'<form method="post" action="([^"]+)">', page.text)
+        back = re.search(r'name="next" value="([^"]+)"', page.text)
+        assert action and back, page.text
+        origin = cabinet.group(1).split("/api/", 1)[0]
+        moved = requests.post(origin + html.unescape(action.group(1)),
+                              data={"stage": "approve", "next": html.unescape(back.group(1))}, timeout=5)
+        assert moved.status_code == 200 and "approve" in moved.text
+
+        def sale() -> list[dict[str, str]]:
+            received = requests.get(postbacks.group(1), headers={"Accept": "application/json"}, timeout=5).json()
+            return [each for each in received if each.get("status") == "sale"]
+        assert wait_for(sale, 30), server_log(process)
+        (postback,) = sale()
+        assert (postback["utm_source"], postback["sub1"], postback["payout"]) == ("demo", "click-42", "700")
+        result = subprocess.run([sys.executable, "-m", "leadkit", "report", "--csv", "--config", report.group(1)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (row,) = [line.split(",") for line in result.stdout.splitlines()[1:]]
+    assert row[:4] == ["demo", "1", "1", "1"], result.stdout
