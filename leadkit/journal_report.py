@@ -50,7 +50,7 @@ class ReportTables:
                landing: str | None) -> list[ReportRow]:
         """The leads created from ``since`` (inclusive) to ``until`` (exclusive; None: no bound), of one
         landing (``""``: the default one; None: every landing), counted per group of ``by`` (one of
-        :data:`GROUPINGS`), the most leads first, then by group. A group is the value as stored:
+        :data:`GROUPINGS`), the most leads first, then by group (``day``: in date order). A group is the value as stored:
         ``""`` for a lead without the tag (or country), and for the default landing."""
         from .report import ReportRow  # not at the top: report.py imports journal.py, which imports this
 
@@ -60,7 +60,8 @@ class ReportTables:
                 clauses.append(clause)
                 args.append(storable(value))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {_group(by)} AS grp, {_COUNTS} FROM leads {where} GROUP BY grp ORDER BY leads DESC, grp"
+        order = "grp" if by == "day" else "leads DESC, grp"  # days in the calendar's order, the rest by size
+        sql = f"SELECT {_group(by)} AS grp, {_COUNTS} FROM leads {where} GROUP BY grp ORDER BY {order}"
         cursor = self._connection().cursor()
         cursor.row_factory = None  # plain tuples, not the journal's sqlite3.Row: one group per lead is possible
         return list(starmap(ReportRow, cursor.execute(sql, args)))
