@@ -113,9 +113,9 @@ def read_statuses(body: bytes, role: str) -> Statuses:
     if isinstance(data, dict) and (data.get("status") == "error" or "error" in data or "error_text" in data):
         code = _text(data.get("error")) or _text(data.get("error_text")) or "error"
         raise StatusError(code.lower()[:40], f"an error answer (error {code[:40]!r})")
-    if isinstance(data, dict) and data.get("status") == "ok" and isinstance(data.get("leads", data.get("data")),
-                                                                           (list, dict)):
-        data = data.get("leads", data.get("data"))  # some engines wrap the listing
+    if isinstance(data, dict) and data.get("status") == "ok":  # some engines wrap the listing
+        wrapped = next((data[name] for name in ("leads", "data") if isinstance(data.get(name), (list, dict))), None)
+        data = wrapped if wrapped is not None else data
     if not isinstance(data, (list, dict)):
         raise StatusError("not-a-listing", f"an answer that is not a listing (a JSON {type(data).__name__})")
     found: dict[str, LeadStatus] = {}
@@ -149,7 +149,7 @@ def _status(key: str | None, item: Any, role: str) -> LeadStatus | None:
     if not isinstance(item, dict):
         return None
     own = _identifier(item.get("id"))
-    name = own or (key if key is not None and _identifier(key) else None)
+    name = own or (_identifier(key) if key is not None else None)
     stage = _stage(item.get("stage"), item.get("phase"))
     if name is None or stage is None:
         return None
@@ -185,7 +185,7 @@ def _identifier(value: Any) -> str | None:
 def _code(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 4:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal() and len(value.strip()) <= 4:
         return int(value.strip())
     if isinstance(value, int) and 0 <= value < 10000:
         return value
