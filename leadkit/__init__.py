@@ -19,7 +19,20 @@ from .errors import (  # noqa: E402
     RateLimited,
     TokenError,
 )
-from .middleware import LeadKit  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from .middleware import LeadKit
+
+
+def __getattr__(name: str) -> object:
+    """``LeadKit`` is imported when first asked for: a command that only reads the journal
+    (``leadkit report``) does not pay for the middleware's imports."""
+    if name == "LeadKit":
+        from .middleware import LeadKit
+
+        return LeadKit
+    raise AttributeError(f"module 'leadkit' has no attribute {name!r}")
 
 __all__ = [
     "Config",

@@ -29,24 +29,17 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
 from .config import Config
 from .config_file import config_from_mapping, load_config
 from .errors import LeadkitError
 from .journal_cli import add_journal_commands, run_journal_command
-from .kit import KitFolder
-from .kitpage import KitForm
-from .lead import Lead
-from .form import Order
-from .payload import build_payload, encode_form
-from .phone import example_number, parse_phone
-from .probe import probe
 from .report_cli import add_report_command, run_report
-from .templating import BUILTIN_TEMPLATES
-from .server import make_app, make_server
-from .visitor import make_visitor
+
+if TYPE_CHECKING:
+    from .kitpage import KitForm
 
 __all__ = ["main", "demo_config"]
 
@@ -102,6 +95,7 @@ def _configure_logging() -> None:
 
 
 def _serve(config: Config, host: str, port: int, threads: int, banner: str = "") -> int:
+    from .server import make_app, make_server
     with make_app(config) as app:
         server = make_server(app, host=host, port=port, threads=threads, max_body=config.site.max_body)
         if config.journal.relay:
@@ -133,6 +127,7 @@ DEMO_POSTBACK = ("/_sandbox/postback?subid={subid}&sub1={sub1}&utm_source={utm_s
 def demo_config(api: str, key: str, journal: Path | None = None) -> Config:
     """The demo's configuration: webmaster role, dalead dialect, offer 217 in Kazakhstan; a postback
     for every event to the sandbox's stand-in tracker, and statuses asked every 2 seconds."""
+    from .templating import BUILTIN_TEMPLATES
     journal = journal or Path(tempfile.mkdtemp(prefix="leadkit-demo-")) / "leadkit.db"
     return config_from_mapping({
         "network": {"api": api, "key": key, "role": "wm", "dialect": "dalead", "timeout": 10},
@@ -169,6 +164,11 @@ def _demo(host: str, port: int) -> int:
 
 
 def _check(config: Config, live: bool = False) -> int:
+    from .form import Order
+    from .lead import Lead
+    from .payload import build_payload, encode_form
+    from .phone import example_number, parse_phone
+    from .visitor import make_visitor
     regions = config.phone_regions
     order = Order(name="Test Customer", phone=parse_phone(example_number(regions[0]), regions))
     visitor = make_visitor("203.0.113.7", None, SAMPLE_UA, 0)
@@ -186,6 +186,7 @@ def _check(config: Config, live: bool = False) -> int:
 
 
 def _check_pages(config: Config) -> None:
+    from .kit import KitFolder
     """What the standalone server will make of each landing's folder: pages, forms, PHP, thank-you page."""
     for landing in (None, *config.landings):
         site = config.for_landing(landing).site
@@ -228,6 +229,7 @@ def _form_line(form: KitForm) -> str:
 
 
 def _check_live(config: Config) -> int:
+    from .probe import probe
     print(f"asking the network at {config.network.api} (read-only calls, no lead is sent):", flush=True)
     findings = probe(config)
     for finding in findings:

@@ -33,10 +33,8 @@ from typing import Any, Iterable, TextIO
 
 from .config import Config
 from .config_file import load_config, load_journal_config
-from .followup import make_courier, make_followup
 from .journal import DEFAULT_LABEL, STATES, Entry, SQLiteJournal, landing_label
 from .journal_outbox import Message
-from .network import NetworkClient
 from .statuses import STAGES
 
 __all__ = ["add_journal_commands", "run_journal_command"]
@@ -119,6 +117,8 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: TextIO) -> int:
+    from .followup import make_courier, make_followup
+    from .network import NetworkClient
     client = NetworkClient(config.network)
     courier = make_courier(config, journal, client.send, make_followup(config, journal, client))
     if lead_id is None:
@@ -145,6 +145,8 @@ def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: Tex
 
 
 def _sync(journal: SQLiteJournal, config: Config, out: TextIO) -> int:
+    from .followup import make_followup
+    from .network import NetworkClient
     client = NetworkClient(config.network)
     followup = make_followup(config, journal, client)
     try:

@@ -164,8 +164,9 @@ def add_messages(db: sqlite3.Connection, messages: Sequence[Message], now: float
         values = [storable(getattr(message, name)) for name in _MESSAGE_COLUMNS]
         values[-1] = storable_json(dict(message.headers))
         added += db.execute(
-            f"INSERT OR IGNORE INTO outbox ({', '.join(_MESSAGE_COLUMNS)}, created, updated, state, next_attempt) "
-            f"VALUES ({', '.join('?' * len(_MESSAGE_COLUMNS))}, ?, ?, 'pending', ?)",
+            f"INSERT INTO outbox ({', '.join(_MESSAGE_COLUMNS)}, created, updated, state, next_attempt) "
+            f"VALUES ({', '.join('?' * len(_MESSAGE_COLUMNS))}, ?, ?, 'pending', ?) "
+            "ON CONFLICT (lead_id, target, event) DO NOTHING",  # written once; any other failure is one
             (*values, now, now, now)).rowcount
     return added
 
