@@ -40,6 +40,7 @@ from .report_cli import add_report_command, run_report
 
 if TYPE_CHECKING:
     from .kitpage import KitForm
+    from .lead import Lead
 
 __all__ = ["main", "demo_config"]
 
@@ -169,6 +170,7 @@ def _check(config: Config, live: bool = False) -> int:
     from .payload import build_payload, encode_form
     from .phone import example_number, parse_phone
     from .visitor import make_visitor
+
     regions = config.phone_regions
     order = Order(name="Test Customer", phone=parse_phone(example_number(regions[0]), regions))
     visitor = make_visitor("203.0.113.7", None, SAMPLE_UA, 0)
@@ -182,12 +184,39 @@ def _check(config: Config, live: bool = False) -> int:
     for key, value in pairs:
         print(f"  {key.ljust(width)} = {json.dumps(value, ensure_ascii=False)}")
     _check_pages(config)
+    _check_followup(config, lead)
     return _check_live(config) if live else 0
 
 
+def _check_followup(config: Config, lead: Lead) -> None:
+    """What happens after the order: the status checks, and each postback and event as a sample lead's
+    approval would send it (tokens masked: they are added only when sent)."""
+    from .conversions import Announcer
+    from .journal import Entry
+    from .payload import build_payload
+    from .statuses import STATUS_CALLS
+
+    call, param = STATUS_CALLS[config.network.role]
+    print(f"statuses: {call}.json?{param}=... every {config.sync.interval:g} s for a young lead, "
+          f"{'in the server' if config.sync.enabled and config.journal.relay else 'by leadkit journal sync (cron)'}, "
+          f"for {config.sync.max_age:g} days")
+    entry = Entry(id=lead.id, call="", payload=build_payload(lead, config), created=lead.created, tags=lead.tags,
+                  network_id="1001", stage="approve", payout=12.5, clicks={"fbclid": "IwAR-sample"})
+    announcer = Announcer(config.postbacks, facebook=config.facebook, tiktok=config.tiktok,
+                          currency=config.sync.currency, aliases=config.tags.aliases)
+    for event in ("lead", "approve"):
+        for message in announcer.messages(entry, event):
+            print(f"  on {event}: {message.target} {message.method} {message.url}"
+                  + (f" body {message.body[:200]}" if message.body and message.target.startswith("postback") else ""))
+    if announcer.silent:
+        print("  no [[postback]] and no [capi.*]: no one is told of leads and approvals")
+
+
 def _check_pages(config: Config) -> None:
-    from .kit import KitFolder
     """What the standalone server will make of each landing's folder: pages, forms, PHP, thank-you page."""
+    from .kit import KitFolder
+
+
     for landing in (None, *config.landings):
         site = config.for_landing(landing).site
         if site.pages is None:
@@ -230,6 +259,7 @@ def _form_line(form: KitForm) -> str:
 
 def _check_live(config: Config) -> int:
     from .probe import probe
+
     print(f"asking the network at {config.network.api} (read-only calls, no lead is sent):", flush=True)
     findings = probe(config)
     for finding in findings:

@@ -262,3 +262,35 @@ def test_serve_stops_on_sigterm_while_a_browser_holds_a_keep_alive_connection(tm
             # Waitress closed idle connections only after channel_timeout (30 s): SIGTERM now ends the loop.
             assert process.wait(timeout=15) == 0
             assert browser.recv(1) == b"", "the server closed the idle connection as it stopped"
+
+
+def test_check_shows_the_status_checks_and_each_postback_and_event(tmp_path: Path, secrets_in_env: None,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    token = "EAAB-check-token-0123456789"
+    monkeypatch.setenv("LEADKIT_FACEBOOK_TOKEN", token)
+    config = tmp_path / "leadkit.toml"
+    config.write_text(EXAMPLE.read_text().replace("[site]", """[sync]
+interval = 30
+
+[[postback]]
+url = "https://tracker.example/postback?subid={subid}&status={status}&payout={payout}&fb={fbclid}"
+status = { approve = "sale" }
+
+[capi.facebook]
+pixel = "123456789012345"
+
+[site]""", 1).replace('pages = "landing"', f'pages = "{EXAMPLE.parent / "landing"}"'))
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "statuses: wm/lead.json?ids=... every 30 s" in out
+    assert "on lead: postback:0 GET https://tracker.example/postback?subid=&status=lead&payout=12.5&fb=IwAR-sample" \
+        in out
+    assert "on approve: postback:0 GET https://tracker.example/postback?subid=&status=sale" in out
+    assert "on approve: facebook POST https://graph.facebook.com/v21.0/123456789012345/events" in out
+    assert token not in out and KEY not in out
+
+
+def test_check_says_when_no_one_hears_of_leads(secrets_in_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(EXAMPLE)]) == 0
+    assert "no [[postback]] and no [capi.*]" in capsys.readouterr().out
