@@ -1,17 +1,19 @@
-"""The ``leadkit`` command: ``serve``, ``demo`` and ``check``.
+"""The ``leadkit`` command: ``serve``, ``demo``, ``check``, ``journal``, ``report`` and ``sandbox``.
 
 - ``leadkit serve --config FILE [--host 127.0.0.1] [--port 8000]``: the
   standalone server on waitress (a production WSGI server).
 - ``leadkit demo [--port 8000]``: the demo landing wired to a sandbox network
-  on loopback: no config, no internet.
+  on loopback: no config, no internet; the whole loop (approve in the sandbox's cabinet, see the
+  postback and the report).
 - ``leadkit check --config FILE [--live]``: validate, print the call a
   sample lead would produce (the key masked) and what the standalone server
   finds in each landing's folder (pages, forms and their fields, the PHP it
-  removes, the thank-you page, what it never serves); with ``--live``, prove the key,
+  removes, the thank-you page, what it never serves), the status checks and each postback and
+  event a sample lead's acceptance and approval would send; with ``--live``, prove the key,
   role, offer and flow against the network with its read-only calls, sending
   no lead (:mod:`leadkit.probe`).
-- ``leadkit journal list|show|retry|export|stats --config FILE``: the lead
-  journal (see :mod:`leadkit.journal_cli`).
+- ``leadkit journal list|show|retry|sync|resend|export|stats --config FILE``: the lead
+  journal, the status sync and the outbox (see :mod:`leadkit.journal_cli`).
 - ``leadkit report --by utm_source [--since DAY | --days N] [--until DAY] [--landing NAME] [--csv]``:
   a period's leads, approvals and payout per group (see :mod:`leadkit.report_cli`).
 - ``leadkit sandbox [--port 8900] [--key KEY] [--role wm] [--dialect dalead]
@@ -28,6 +30,7 @@ import secrets
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -200,11 +203,12 @@ def _check_followup(config: Config, lead: Lead) -> None:
     print(f"statuses: {call}.json?{param}=... every {config.sync.interval:g} s for a young lead, "
           f"{'in the server' if config.sync.enabled and config.journal.relay else 'by leadkit journal sync (cron)'}, "
           f"for {config.sync.max_age:g} days")
-    entry = Entry(id=lead.id, call="", payload=build_payload(lead, config), created=lead.created, tags=lead.tags,
-                  network_id="1001", stage="approve", payout=12.5, clicks={"fbclid": "IwAR-sample"})
+    accepted = Entry(id=lead.id, call="", payload=build_payload(lead, config), created=lead.created, tags=lead.tags,
+                     network_id="1001", clicks={"fbclid": "IwAR-sample"})
+    approved = replace(accepted, stage="approve", payout=12.5)
     announcer = Announcer(config.postbacks, facebook=config.facebook, tiktok=config.tiktok,
                           currency=config.sync.currency, aliases=config.tags.aliases)
-    for event in ("lead", "approve"):
+    for event, entry in (("lead", accepted), ("approve", approved)):
         for message in announcer.messages(entry, event):
             print(f"  on {event}: {message.target} {message.method} {message.url}"
                   + (f" body {message.body[:200]}" if message.body and message.target.startswith("postback") else ""))

@@ -54,7 +54,7 @@ class Dispatcher:
     def __init__(self, journal: Journal, *, tokens: Mapping[str, str] | None = None, timeout: float = 10.0,
                  lease: float = 60.0, max_age: float = 30 * 86400.0, policy: RetryPolicy | None = None,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
-                 user_agent: str = "leadkit") -> None:
+                 user_agent: str = "leadkit", names: Mapping[str, str] | None = None) -> None:
         self.journal = journal
         self.tokens = {target: token for target, token in (tokens or {}).items() if token}
         for token in self.tokens.values():  # urllib3's debug lines quote the request line, access_token and all
@@ -66,6 +66,8 @@ class Dispatcher:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = user_agent
         self.clock = clock
+        #: What the logs call a target (``postback:0``: its ``postback.name``).
+        self.names = dict(names or {})
         self._watched: set[str] = set()
         self._lock = threading.Lock()
 
@@ -84,7 +86,7 @@ class Dispatcher:
 
     def expire(self) -> None:
         for message in self.journal.expire_messages(self.max_age):
-            log.error("%s %s for lead %s given up: not sent in %.1f h (last error: %s)", message.target,
+            log.error("%s %s for lead %s given up: not sent in %.1f h (last error: %s)", self._label(message),
                       message.event, message.lead_id, self.max_age / 3600, message.last_error or "never sent")
 
     def attempt(self, message: Message, owner: str) -> str:
@@ -95,19 +97,22 @@ class Dispatcher:
         except WireError as exc:
             return self._again(message, owner, f"{exc.kind}: {self._mask(exc.reason)}", host, None)
         except Exception as exc:  # a bug of ours must not lose the message: it is tried again
-            log.exception("%s %s for lead %s failed inside leadkit", message.target, message.event, message.lead_id)
+            log.exception("%s %s for lead %s failed inside leadkit", self._label(message), message.event,
+                          message.lead_id)
             return self._again(message, owner, f"internal: {type(exc).__name__}", host, None)
         answer = f"HTTP {exchange.status}"
         refusal = self._refusal(message, exchange)
         if refusal is None:
             self._record(message, owner, "sent", answer=answer)
-            log.info("%s %s for lead %s sent to %s: %s", message.target, message.event, message.lead_id, host, answer)
+            log.info("%s %s for lead %s sent to %s: %s", self._label(message), message.event, message.lead_id, host,
+                     answer)
             return "sent"
         if exchange.status in _RETRY_STATUS or exchange.status >= 500 or _busy(message, exchange):
             return self._again(message, owner, refusal, host,
                                retry_after_seconds(exchange.headers.get("Retry-After")))
         self._record(message, owner, "failed", error=refusal, answer=answer)
-        log.error("%s %s for lead %s refused by %s: %s; it is not sent again: check the %s", message.target,
+        log.error("%s %s for lead %s refused by %s: %s; it is not sent again (after a fix: leadkit journal resend): "
+                  "check the %s", self._label(message),
                   message.event, message.lead_id, host, refusal,
                   "postback's url" if message.target.startswith("postback") else f"capi.{message.target} settings")
         return "failed"
@@ -150,7 +155,7 @@ class Dispatcher:
     def _again(self, message: Message, owner: str, error: str, host: str, retry_after: float | None) -> str:
         delay = self.policy.delay(message.attempts, retry_after)
         self._record(message, owner, "pending", error=error, next_attempt=self.clock() + delay)
-        log.warning("%s %s for lead %s not sent to %s: %s; next try in %.0f s", message.target, message.event,
+        log.warning("%s %s for lead %s not sent to %s: %s; next try in %.0f s", self._label(message), message.event,
                     message.lead_id, host, error, delay)
         return "pending"
 
@@ -160,12 +165,17 @@ class Dispatcher:
             recorded = self.journal.record_message(message.id, owner=owner, state=state, error=error, answer=answer,
                                                    next_attempt=next_attempt)
         except Exception as exc:  # the journal cannot be written: the lease runs out, the message is tried again
-            log.error("%s %s for lead %s: the outcome (%s) could not be recorded: %s", message.target, message.event,
+            log.error("%s %s for lead %s: the outcome (%s) could not be recorded: %s", self._label(message),
+                      message.event,
                       message.lead_id, state, exc)
             return
         if not recorded:
             log.warning("%s %s for lead %s: the lease ran out during the attempt; another sender holds it now",
-                        message.target, message.event, message.lead_id)
+                        self._label(message), message.event, message.lead_id)
+
+    def _label(self, message: Message) -> str:
+        name = self.names.get(message.target)
+        return f"{name} ({message.target})" if name else message.target
 
     def _watch(self, url: str) -> None:
         """Mount the deadline-honouring adapter once per origin."""

@@ -4,8 +4,8 @@
 - :class:`~leadkit.sync.StatusSync`: asks the network for the stages of delivered leads;
 - :class:`~leadkit.dispatch.Dispatcher`: sends the outbox.
 
-The server runs the sync and the dispatcher in its relay thread (``sync.enabled`` with
-``journal.relay``); ``leadkit journal sync`` runs one pass of both, for cron.
+The server runs the dispatcher in its relay thread (``journal.relay``), and the sync too unless
+``sync.enabled = false``; ``leadkit journal sync`` runs one pass of both, for cron.
 """
 
 from __future__ import annotations
@@ -37,11 +37,14 @@ class Followup:
     announcer: Announcer
     sync: StatusSync
     dispatcher: Dispatcher
+    #: Whether the server asks for statuses itself (``sync.enabled``; else ``leadkit journal sync``).
+    checks: bool = True
 
     @property
     def work(self) -> Sequence[Callable[[threading.Event], int]]:
-        """The relay's extra work for each pass: send the outbox, then ask for statuses."""
-        return (lambda stop: self.dispatcher.run_due(stop=stop), lambda stop: self.sync.run_due(stop=stop))
+        """The relay's extra work for each pass: send the outbox, then ask for statuses (unless cron does)."""
+        send = (lambda stop: self.dispatcher.run_due(stop=stop),)
+        return (*send, lambda stop: self.sync.run_due(stop=stop)) if self.checks else send
 
     def run_once(self) -> tuple[int, int]:
         """One pass of each, for cron: (leads asked about, messages attempted)."""
@@ -71,5 +74,6 @@ def make_followup(config: Config, journal: Journal, network: NetworkClient, *,
     dispatcher = Dispatcher(journal, tokens=tokens, timeout=config.network.timeout, lease=config.journal.lease,
                             max_age=config.sync.max_age * _DAY,
                             policy=RetryPolicy(config.journal.retry_base, config.journal.retry_cap), clock=clock,
-                            user_agent=f"leadkit/{__version__}")
-    return Followup(announcer, sync, dispatcher)
+                            user_agent=f"leadkit/{__version__}",
+                            names={f"postback:{i}": p.name for i, p in enumerate(config.postbacks) if p.name})
+    return Followup(announcer, sync, dispatcher, checks=config.sync.enabled)

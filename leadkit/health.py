@@ -10,8 +10,10 @@ Anyone gets ``{"status": ...}``:
 
 A request with ``Authorization: Bearer <site.health_token>`` also gets the version, the role,
 the leads by state, the age of the oldest pending lead and the counters (and, when the journal
-cannot be written, why); when the journal holds leads of more than one landing, ``landings``: the
-leads by state for each landing, by name (the default landing as ``-``). Without
+cannot be written, why), ``stages`` (the delivered leads by the network's last stage) and
+``outbox`` (the postbacks and conversion events by state); when the journal holds leads of more
+than one landing, ``landings``: the leads by state for each landing, by name (the default landing
+as ``-``). Without
 ``site.health_token`` nobody does; a wrong token gets 401.
 """
 

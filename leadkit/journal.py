@@ -273,6 +273,9 @@ class Journal(Protocol):
     def expire_messages(self, max_age: float, now: float | None = None) -> list[Message]:
         """Give up pending messages older than ``max_age`` seconds; them."""
 
+    def resend_messages(self, *, lead_id: str | None = None, target: str | None = None) -> int:
+        """Make failed messages pending again, due now; how many."""
+
     def messages(self, *, lead_id: str | None = None, state: str | None = None,
                  limit: int | None = None) -> Iterator[Message]:
         """The outbox's messages in the order they were written."""

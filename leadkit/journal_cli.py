@@ -3,7 +3,8 @@
 ``list`` (by state, stage and time), ``show ID`` (the lead with its postbacks and
 conversion events), ``retry [ID]`` (sends the leads that are due, or that one lead now),
 ``sync`` (one pass of the status sync and of the outbox: for cron, with
-``sync.enabled = false``), ``export --format csv|jsonl`` (one lead per row or line with its
+``sync.enabled = false``), ``resend`` (failed postbacks and events made pending again, after a
+fix), ``export --format csv|jsonl`` (one lead per row or line with its
 state and stage, for a CRM or a spreadsheet) and ``stats``. Each takes ``--config FILE`` like
 ``serve``; only ``retry`` and ``sync``, which call out, need the network key and the site
 secret: the others read ``journal.path`` alone.
@@ -60,6 +61,9 @@ def add_journal_commands(commands: Any) -> None:
     retry = sub.add_parser("retry", help="send the leads that are due; with an ID, that lead now")
     retry.add_argument("id", nargs="?")
     sync = sub.add_parser("sync", help="ask the network for the stages of due leads and send the outbox, once")
+    resend = sub.add_parser("resend", help="send failed postbacks and events again (after fixing a URL or a token)")
+    resend.add_argument("--lead", metavar="ID", help="only this lead's")
+    resend.add_argument("--target", metavar="TARGET", help="only this target's: postback:0, facebook, tiktok")
     export = sub.add_parser("export", help="every lead with its state and stage, as CSV or JSON lines")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--state", choices=STATES)
@@ -69,7 +73,7 @@ def add_journal_commands(commands: Any) -> None:
     for parser in (listing, export, stats):
         parser.add_argument("--landing", metavar="NAME", type=_landing,
                             help=f"only the leads of the landing NAME ({DEFAULT_LABEL!r}: the default landing)")
-    for parser in (listing, show, retry, sync, export, stats):
+    for parser in (listing, show, retry, sync, resend, export, stats):
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
@@ -107,6 +111,10 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
         shown = {**_as_dict(entry), "messages": [_message(m) for m in journal.messages(lead_id=entry.id)]}
         json.dump(shown, out, ensure_ascii=False, indent=2)
         out.write("\n")
+    elif command == "resend":
+        count = journal.resend_messages(lead_id=args.lead, target=args.target)
+        print(f"{count} failed postback(s) and event(s) made pending again: the server (or leadkit journal sync) "
+              "sends them now", file=out)
     elif command == "export":
         _export(journal.entries(state=args.state, since=since, landing=args.landing, stage=args.stage), args.format,
                 out)

@@ -135,6 +135,21 @@ class OutboxTables:
                         last_error=row["last_error"] or "never sent") for row in rows]
 
     @guarded
+    def resend_messages(self, *, lead_id: str | None = None, target: str | None = None) -> int:
+        """Make failed messages (one lead's, one target's, or all) pending again, due now: after the
+        URL or the token was fixed. How many."""
+        clauses, args = ["state = 'failed'"], []  # type: list[str], list[Any]
+        for clause, value in (("lead_id = ?", lead_id), ("target = ?", target)):
+            if value is not None:
+                clauses.append(clause)
+                args.append(storable(value))
+        now = self.clock()
+        with self._transaction() as db:
+            # created anew: the outbox's age limit counts from the resend
+            return int(db.execute(f"UPDATE outbox SET state = 'pending', next_attempt = ?, updated = ?, created = ? "
+                                  f"WHERE {' AND '.join(clauses)}", (now, now, now, *args)).rowcount)
+
+    @guarded
     def messages(self, *, lead_id: str | None = None, state: str | None = None,
                  limit: int | None = None) -> Iterator[Message]:
         """The outbox's messages in the order they were written; one lead's, or in one state."""

@@ -117,8 +117,7 @@ class LeadKit:
         #: After the order: statuses, postbacks, conversion events (:mod:`leadkit.followup`).
         self.followup = make_followup(self.config, self.journal, self.network)
         self.courier = make_courier(self.config, self.journal, self.network.send, self.followup)
-        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age,
-                           also=self.followup.work if self.config.sync.enabled else ())
+        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age, also=self.followup.work)
         self.visits = Visits(self.config)
         self.tokens = FormTokens(site.secret, site.token_max_age)
         self.landings = {desk.name: desk for desk in map(self._landing_desk, (None, *self.config.landings))}

@@ -19,7 +19,9 @@ Macros, ``{name}`` anywhere in the URL's path and query:
 
 - the visit's tags: ``{subid}``, ``{uuid}``, ``{sub1}``..``{sub5}``, ``{utm_source}``,
   ``{utm_medium}``, ``{utm_campaign}``, ``{utm_content}``, ``{utm_term}``, each of ``tags.extra``,
-  and each alias of ``tags.aliases`` (with ``clickid = "subid"``, ``{clickid}`` is the subid);
+  and each alias of ``tags.aliases`` (with ``clickid = "sub2"``, ``{clickid}`` is the sub2);
+- the tracker's click id, ``{clickid}``: the tag ``tags.aliases`` maps ``clickid`` onto, else a
+  tag named ``clickid`` (``tags.extra``), else ``{subid}``, where trackers put their click id;
 - the ad platforms' click ids: ``{fbclid}``, ``{ttclid}``, ``{gclid}``;
 - the lead: ``{lead_id}`` (leadkit's id), ``{network_id}`` (the network's), ``{offer}``,
   ``{landing}`` (its ``[[landing]]``'s name, empty for the default one), ``{country}``,
@@ -50,8 +52,8 @@ Presets (:data:`PRESETS`), ``example`` hosts to replace with your tracker's:
   ``sale``, ``cancel`` and ``trash`` → ``rejected``. It moves a conversion from lead to sale or
   rejected, and from sale to rejected. Its ``subid`` is the one it put in the offer's link.
 - **Binom**: ``https://binom.example/click.php?cnv_id={clickid}&payout={payout}&cnv_status={status}``
-  (``cnv_id`` is Binom's ``{clickid}``: capture it with ``tags.aliases = { clickid = "subid" }``
-  or as an extra tag). ``cnv_status`` is free text in Binom's reports: ``lead``, ``hold``,
+  (``cnv_id`` is Binom's ``{clickid}``: put it in the offer link's ``subid`` (``&subid={clickid}``
+  in Binom), or map the parameter Binom uses with ``tags.aliases``). ``cnv_status`` is free text in Binom's reports: ``lead``, ``hold``,
   ``approve``, and ``reject`` for ``cancel`` and ``trash``. Binom counts the ``payout`` it is
   sent, whatever the status says.
 
@@ -85,6 +87,9 @@ METHODS = ("GET", "POST")
 #: The ad platforms' click ids a macro may name (``entry.clicks``).
 CLICK_IDS = ("fbclid", "ttclid", "gclid")
 #: The macros of the lead and the event, whatever the tags.
+#: The tracker's click id, as trackers' postbacks name it: the tag ``tags.aliases`` maps ``clickid`` onto,
+#: else a tag named ``clickid`` (``tags.extra``), else ``subid``, where trackers put their click id.
+CLICKID = "clickid"
 FACTS = ("lead_id", "network_id", "offer", "landing", "country", "status", "stage", "payout", "currency", "time")
 
 _NAME = r"[A-Za-z][A-Za-z0-9_]{0,39}"
@@ -165,10 +170,10 @@ class PostbackConfig(Section, section="postback"):
 
 
 def macros_known(tag_names: Iterable[str], aliases: Mapping[str, str]) -> frozenset[str]:
-    """The macros leadkit fills: the lead's :data:`FACTS`, the :data:`CLICK_IDS`, ``tag_names``
-    (``TagsConfig.names``: the standard tags and ``tags.extra``) and the names of ``aliases``
-    (``tags.aliases``)."""
-    return frozenset((*FACTS, *CLICK_IDS, *tag_names, *aliases))
+    """The macros leadkit fills: the lead's :data:`FACTS`, the :data:`CLICK_IDS`, ``{clickid}``
+    (:data:`CLICKID`), ``tag_names`` (``TagsConfig.names``: the standard tags and ``tags.extra``) and
+    the names of ``aliases`` (``tags.aliases``)."""
+    return frozenset((*FACTS, *CLICK_IDS, CLICKID, *tag_names, *aliases))
 
 
 def unknown_macros(url: str, known: Iterable[str]) -> list[str]:
@@ -232,7 +237,9 @@ def _fill(template: str, values: Mapping[str, str], encode: Callable[..., str]) 
 def _values(postback: PostbackConfig, entry: Entry, event: str, *, currency: str, now: float,
             aliases: Mapping[str, str]) -> dict[str, str]:
     """Each macro's value, the later sources winning: aliases, click ids, tags, the lead's facts."""
-    values = {alias: entry.tags[tag] for alias, tag in aliases.items() if tag in entry.tags}
+    values = {CLICKID: entry.tags.get(aliases[CLICKID], "") if CLICKID in aliases else
+              entry.tags.get(CLICKID) or entry.tags.get("subid", "")}  # the tracker's click id
+    values.update({alias: entry.tags[tag] for alias, tag in aliases.items() if tag in entry.tags})
     values.update({name: entry.clicks[name] for name in CLICK_IDS if name in entry.clicks})
     values.update(entry.tags)
     values.update({

@@ -59,8 +59,9 @@ class SyncConfig(Section, section="sync"):
     max_age: float = setting(number(float, 1, 365, "must be a number of days from {low} to {high}"), "leadkit.E121",
                              "days after which a lead's status is no longer checked, and an unsent postback or "
                              "event is given up", default=30.0)
-    enabled: bool = setting(FLAG, "leadkit.E122", "check statuses and send postbacks and events in the server "
-                            "process (with `journal.relay`); false: `leadkit journal sync` from cron", default=True)
+    enabled: bool = setting(FLAG, "leadkit.E122", "check statuses in the server process (with `journal.relay`); "
+                            "false: by `leadkit journal sync` from cron (postbacks and events are still sent by the "
+                            "server)", default=True)
     currency: str = setting(valid("must be a three-letter currency code like 'USD'", str,
                                   lambda value: re.fullmatch(r"[A-Za-z]{3}", value), str.upper),
                             "leadkit.E123", "the currency the network pays in: `{currency}` in postbacks, the value's "

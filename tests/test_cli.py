@@ -284,7 +284,7 @@ pixel = "123456789012345"
     assert main(["check", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "statuses: wm/lead.json?ids=... every 30 s" in out
-    assert "on lead: postback:0 GET https://tracker.example/postback?subid=&status=lead&payout=12.5&fb=IwAR-sample" \
+    assert "on lead: postback:0 GET https://tracker.example/postback?subid=&status=lead&payout=&fb=IwAR-sample" \
         in out
     assert "on approve: postback:0 GET https://tracker.example/postback?subid=&status=sale" in out
     assert "on approve: facebook POST https://graph.facebook.com/v21.0/123456789012345/events" in out

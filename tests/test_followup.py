@@ -236,3 +236,18 @@ def test_the_report_and_the_journal_show_the_loop(tmp_path: Path, network: Sandb
         ("postback:0", "lead", "sent"), ("postback:0", "approve", "sent"), ("facebook", "lead", "sent"),
         ("facebook", "approve", "sent")}
     assert TOKEN not in out.getvalue()
+
+
+def test_without_status_checks_in_the_server_the_outbox_is_still_sent_there(tmp_path: Path) -> None:
+    from leadkit.followup import make_followup
+    from leadkit.network import NetworkClient
+    from support import make_config
+
+    for enabled, parts in ((True, 2), (False, 1)):
+        config = make_config(sync={"enabled": enabled}, postback=[{"url": "https://t.example/pb?s={subid}",
+                                                                   "name": "keitaro"}])
+        with closing(SQLiteJournal(tmp_path / f"{enabled}.db")) as journal:
+            followup = make_followup(config, journal, NetworkClient(config.network))
+            assert len(followup.work) == parts, "the dispatcher always; the status sync only when enabled"
+            assert followup.dispatcher.names == {"postback:0": "keitaro"}
+            followup.close()

@@ -553,3 +553,17 @@ def test_two_servers_racing_never_check_one_lead_twice(servers: tuple[SQLiteJour
     claimed = race(servers, lambda journal, owner: journal.claim_checks(call=CALL, lease=600, limit=3), 20)
     every = [e.id for got in claimed.values() for e in got]
     assert sorted(every) == sorted(str(n) for n in range(60)), "each lead claimed exactly once"
+
+
+def test_resend_makes_failed_messages_pending_again_and_young(journal: SQLiteJournal, clock: FakeClock) -> None:
+    journal.enqueue([message("a"), message("a", target="facebook"), message("b")])
+    for claimed in journal.claim_messages(owner="o", lease=60, limit=10):
+        assert journal.record_message(claimed.id, owner="o", state="failed", error="HTTP 404")
+    clock.advance(1000)
+
+    assert journal.resend_messages(lead_id="a", target="postback:1") == 1
+    assert journal.resend_messages(lead_id="nobody") == 0
+    assert written(journal, state="pending") == [("a", "postback:1", "lead", "pending")]
+    assert journal.expire_messages(500) == [], "its age counts from the resend"
+    assert journal.resend_messages() == 2
+    assert {m.lead_id for m in journal.claim_messages(owner="p", lease=60, limit=10)} == {"a", "b"}

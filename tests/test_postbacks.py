@@ -310,3 +310,9 @@ def test_presets_render(preset: str, event: str, expected: str) -> None:
     message = render(config, 1, entry(), event, currency="kzt", now=NOW, aliases=aliases)
     assert message is not None and message.url == expected
     assert set(status) == set(EVENTS)
+
+
+def test_clickid_is_the_subid_when_no_alias_or_tag_names_it() -> None:
+    assert query(rendered("https://t.example/pb?cnv_id={clickid}")) == {"cnv_id": "sub-777"}
+    assert query(rendered("https://t.example/pb?cnv_id={clickid}", tags={"clickid": "c-1", "subid": "s"})) == {
+        "cnv_id": "c-1"}
