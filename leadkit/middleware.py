@@ -343,10 +343,11 @@ class LeadKit:
     def thanks_pixels(self, request: Request, nonce: str | None) -> tuple[str, Mapping[str, tuple[str, ...]]]:
         """The pixels' snippet for the thank-you page of the visitor's lead, and the sources its CSP must
         allow; nothing when there is no lead, no pixel, or the page was shown for that lead before
-        (:meth:`~leadkit.journal.Journal.thank`: a reload or the back button fires nothing again)."""
+        (:meth:`~leadkit.journal.Journal.thank`: a reload or the back button fires nothing again), or
+        for a HEAD request (a link checker's: it must not use the pixels up)."""
         lead_id = self.visits.lead_id(request)
         wanted = self.config.pixels
-        if lead_id is None or not (wanted.facebook or wanted.tiktok or wanted.google or wanted.yandex or wanted.params):
+        if request.method != "GET" or lead_id is None or not (wanted.facebook or wanted.tiktok or wanted.google or wanted.yandex or wanted.params):
             return "", {}
         try:
             entry = self.journal.get(lead_id)

@@ -129,6 +129,7 @@ class PagesApp:
         forms, hidden tags and links rewritten for this visitor."""
         kit: LeadKit | None = request.environ.get("leadkit")
         encoding = "utf-8"
+        cache = "private, no-cache"
         if page.kind == "jinja":
             html = self.render_template(page, request, kit)
             if html is None:
@@ -146,13 +147,13 @@ class PagesApp:
                                                                    base_href=base, language=html_language(html)))
             if page.name == self.kit.thanks:  # the [pixels], the first time it is shown for the visitor's lead
                 pixels, _ = kit.thanks_pixels(request, None)  # a kit's page has no CSP of leadkit's
-                html = inject(html, pixels) if pixels else html
+                if pixels:
+                    html, cache = inject(html, pixels), "no-store"  # a copy with the pixels is never shown again
         charset = charset_of(encoding)
         body = html.encode(encoding, "xmlcharrefreplace")
         mimetype = "text/html" if page.kind in ("php", "jinja") else (mimetypes.guess_type(page.name)[0] or "text/html")
         # Each visitor's copy carries their tags and a fresh form token: never cached for another.
-        return Response(body, 200, content_type=f"{mimetype}; charset={charset}",
-                        headers={"Cache-Control": "private, no-cache"})
+        return Response(body, 200, content_type=f"{mimetype}; charset={charset}", headers={"Cache-Control": cache})
 
     def render_template(self, page: Page, request: Request, kit: LeadKit | None) -> str | None:
         tags: dict[str, str] = request.environ.get("leadkit.tags", {})
