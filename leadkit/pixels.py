@@ -97,7 +97,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from .htmlscan import EndTag, scan
-from .settings import Invalid, Rule, Section, did_you_mean, setting, text
+from .settings import Invalid, Rule, Section, did_you_mean, kept, setting, shown, text
 
 __all__ = ["CLICK_KEYS", "MAX_VISIT_IDS", "PLATFORMS", "Pixels", "PixelsConfig", "csp_sources", "inject",
            "is_pixel_id", "pixels_for", "snippet", "visit_pixels"]
@@ -151,7 +151,7 @@ def _ids(platform: str) -> Rule[tuple[str, ...]]:
         for each in value:
             given = str(each) if known.digits and isinstance(each, int) and not isinstance(each, bool) else each
             if not isinstance(given, str) or not is_pixel_id(platform, given.strip()):
-                raise Invalid(f"must list {known.what}, each {known.shape} (got {each!r})", each)
+                raise Invalid(f"must list {known.what}, each {known.shape} (got {shown(each)})", kept(each))
             ids.append(given.strip())
         return tuple(dict.fromkeys(ids))
     return Rule(f"must be a list of {known.what}, each {known.shape}, like [{known.example!r}]", check)

@@ -31,8 +31,8 @@ else:  # pragma: no cover - 3.10: the decorator only informs type checkers
         return lambda cls: cls
 
 __all__ = ["FIELD_VALUE", "FLAG", "ORIGIN", "Constraint", "Invalid", "Rule", "Section", "Setting", "check", "choice",
-           "did_you_mean", "http_url", "identifier", "items", "label", "location", "networks", "number", "region", "secret_text",
-           "setting", "table", "text", "valid"]
+           "did_you_mean", "http_url", "identifier", "items", "kept", "label", "location", "networks", "number", "region",
+           "secret_text", "setting", "shown", "table", "text", "valid"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -55,6 +55,23 @@ class Invalid(Exception):
         return Problem(key, f"{key} {self.text}", id, None if secret else self.value)
 
 
+#: A refused text longer than this is not repeated in its problem: it may be a token in the wrong place.
+_LONGEST_SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """A refused value as its problem quotes it; a long text is not repeated (a token pasted into the
+    wrong setting, like a Conversions API token into the pixel id, must not reach a log)."""
+    if isinstance(value, str) and len(value) > _LONGEST_SHOWN:
+        return f"a text of {len(value)} characters, not repeated here"
+    return repr(value)
+
+
+def kept(value: object) -> object:
+    """A refused value as its problem keeps it: None for a long text (:func:`shown`)."""
+    return None if isinstance(value, str) and len(value) > _LONGEST_SHOWN else value
+
+
 class Rule(Generic[T_co]):
     """``check`` returns a value normalized, or raises ValueError, which reads ``<key> <fix> (got
     <value>)``, or :class:`Invalid` to say more. A secret, also read from the environment variable
@@ -68,7 +85,7 @@ class Rule(Generic[T_co]):
         try:
             return self.check(value, base)
         except ValueError:
-            raise Invalid(f"{self.fix} (got {value!r})", value) from None
+            raise Invalid(f"{self.fix} (got {shown(value)})", kept(value)) from None
 
 
 # -- rules ----------------------------------------------------------------------------

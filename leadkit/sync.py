@@ -85,9 +85,12 @@ class StatusSync:
         if not entries:
             return 0
         keyed: dict[str, Entry] = {}
+        now = self.clock()
         for entry in entries:
             key = lead_key(self.role, entry.id, entry.network_id)
-            if key is None:
+            if now - entry.created >= self.config.max_age * _DAY:  # too old to ask about (the server was down)
+                self.journal.postpone_checks([entry.id], None)
+            elif key is None:
                 self._warn_once("no-id", f"lead {entry.id} has no network id (the network accepted it without "
                                 f"one), so {self._call} cannot name it: its status is not checked")
                 self.journal.postpone_checks([entry.id], None)
