@@ -242,6 +242,10 @@ class JournalConfig(Section, section="journal"):
     relay: bool = setting(FLAG, "leadkit.E087",
                           "run the retry loop in the server process (else: `leadkit journal retry` from cron)",
                           default=True)
+    keep_days: float | None = setting(number(float, 1, 3650, "must be a number of days from {low} to {high}"),
+                                      "leadkit.E088", "days a delivered or rejected lead is kept, then pruned with its "
+                                      "postbacks (hourly by the server, or `leadkit journal prune`); none: for ever",
+                                      default=None)
 
 
 SECTIONS = (NetworkConfig, OfferConfig, SiteConfig, TagsConfig, FormConfig, LimitsConfig, JournalConfig, SyncConfig,
@@ -301,6 +305,10 @@ CONSTRAINTS = (
         Invalid(f"names the tag {{{tag}}}, which is not captured: use one of "
                 f"{', '.join('{' + name + '}' for name in STANDARD_TAGS + tuple(extra))}", source)
         for tag in [source_tag(source)] if tag is not None and tag not in STANDARD_TAGS + tuple(extra)]),
+    Constraint("leadkit.E125", ("journal.keep_days", "sync.max_age"), lambda keep, checked: [
+        Invalid(f"({keep:g} days) must be at least sync.max_age ({checked:g} days): a lead is pruned only once the "
+                "network is no longer asked about it", keep)
+    ] if keep is not None and keep < checked else []),
     *CAPI_CONSTRAINTS,
 )
 

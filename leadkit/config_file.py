@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,9 +31,11 @@ from .config import (CONSTRAINTS, FIELD_OF, SECTION_SETTINGS, SECTIONS, SETTINGS
 from .postbacks import PostbackConfig
 from .errors import ConfigError, Problem
 from .landings import PLACE_KEYS, Landing, LandingConfig, landing_labels, problems_of_landings
-from .settings import Setting, check, did_you_mean
+from .settings import Section, Setting, check, did_you_mean
 
-__all__ = ["config_from_mapping", "load_config", "load_journal_config"]
+__all__ = ["config_from_mapping", "load_config", "load_journal_config", "load_section"]
+
+S = TypeVar("S", bound=Section)
 
 #: The ids of a section (or landing) that is not a table of keys, and of an unknown key.
 _NOT_A_TABLE, _UNKNOWN_KEY = "leadkit.E008", "leadkit.E009"
@@ -63,6 +65,16 @@ def load_journal_config(path: str | os.PathLike[str] | None = None, *,
     data, base_dir, source = _file(path, env)
     values, _, _, _ = _checked(data, {}, env, base_dir or Path.cwd(), source, secrets=False)
     return JournalConfig(**{s.key: values[s.name] for s in JournalConfig.settings})
+
+
+def load_section(path: str | os.PathLike[str] | None, kind: type[S],
+                 environ: Mapping[str, str] | None = None) -> S:
+    """One section of the file (``LimitsConfig``...), checked as :func:`load_journal_config` checks the
+    file: for commands that use it without the secrets."""
+    env = os.environ if environ is None else environ
+    data, base_dir, source = _file(path, env)
+    values, _, _, _ = _checked(data, {}, env, base_dir or Path.cwd(), source, secrets=False)
+    return kind(**{s.key: values[s.name] for s in kind.settings})
 
 
 def config_from_mapping(data: Mapping[str, object], *, environ: Mapping[str, str] | None = None,

@@ -44,7 +44,7 @@ from .form import Order, read_order
 from .formtoken import TOKEN_FIELD, FormTokens, IssuedToken
 from .guard import bot_reason, client_bucket, origin_problem
 from .journal import Entry, Journal, Limit
-from .lead import Lead
+from .lead import Lead, new_lead_id
 from .logs import logger
 from .payload import build_payload
 from .relay import Courier, new_owner
@@ -107,7 +107,7 @@ class OrderDesk:
 
     def __init__(self, config: Config, journal: Journal, courier: Courier, tokens: FormTokens, call: str,
                  *, send: Callable[[Mapping[str, Any]], Answer], clock: Callable[[], float] = time.time,
-                 landing: str = "") -> None:
+                 landing: str = "", ids: Callable[[], str] = new_lead_id) -> None:
         self.config = config
         self.landing = landing
         self.journal = journal
@@ -116,6 +116,7 @@ class OrderDesk:
         self.call = call
         self.send = send
         self.clock = clock
+        self.ids = ids
         self._key = config.site.secret.encode()
 
     def take(self, submission: Submission) -> OrderResult:
@@ -146,7 +147,7 @@ class OrderDesk:
     def _journal_and_send(self, submission: Submission, order: Order, token: IssuedToken | None,
                           values: Mapping[str, str]) -> OrderResult:
         tags = submission.tags
-        lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock())
+        lead = Lead(order=order, visitor=submission.visitor, tags=tags, created=self.clock(), id=self.ids())
         entry = Entry(id=lead.id, call=self.call, payload=build_payload(lead, self.config),
                       fingerprint=self._fingerprint(order, token), created=lead.created, landing=self.landing,
                       tags=dict(tags), clicks=dict(submission.clicks))

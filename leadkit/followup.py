@@ -20,14 +20,17 @@ from .config import Config
 from .conversions import Announcer
 from .dispatch import Dispatcher
 from .journal import Journal
+from .logs import logger
 from .network import NetworkClient
 from .answer import Answer
 from .relay import Courier, RetryPolicy
 from .sync import StatusSync
 
-__all__ = ["Followup", "make_courier", "make_followup"]
+__all__ = ["Followup", "Upkeep", "make_courier", "make_followup"]
 
 _DAY = 86400.0
+
+log = logger("leadkit.journal")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,31 @@ class Followup:
 
     def close(self) -> None:
         self.dispatcher.close()
+
+
+class Upkeep:
+    """The journal's upkeep in the relay's pass, at most once per ``every`` seconds: settled leads older
+    than ``journal.keep_days`` pruned with their messages, and rate-limit hits past the longest window."""
+
+    def __init__(self, journal: Journal, config: Config, *, every: float = 3600.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.journal = journal
+        self.keep_days = config.journal.keep_days
+        self.hits_older_than = float(max(config.limits.ip_window, config.limits.phone_window))
+        self.every = every
+        self.clock = clock
+        self._next = 0.0
+
+    def __call__(self, stop: threading.Event | None = None) -> int:
+        if self.clock() < self._next:
+            return 0
+        self._next = self.clock() + self.every
+        deleted = self.journal.prune(self.keep_days, hits_older_than=self.hits_older_than)
+        if deleted["leads"] or deleted["hits"]:
+            log.info("journal upkeep: %d lead(s) older than %s day(s) pruned with %d message(s); %d rate-limit "
+                     "hit(s) past their window deleted", deleted["leads"], f"{self.keep_days:g}" if self.keep_days
+                     else "-", deleted["messages"], deleted["hits"])
+        return 0  # upkeep is not work that makes the relay look again at once
 
 
 def make_courier(config: Config, journal: Journal, send: Callable[[Mapping[str, Any]], Answer],

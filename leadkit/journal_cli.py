@@ -61,6 +61,9 @@ def add_journal_commands(commands: Any) -> None:
     retry = sub.add_parser("retry", help="send the leads that are due; with an ID, that lead now")
     retry.add_argument("id", nargs="?")
     sync = sub.add_parser("sync", help="ask the network for the stages of due leads and send the outbox, once")
+    prune = sub.add_parser("prune", help="delete delivered and rejected leads older than journal.keep_days (or "
+                           "--days) and rate-limit hits past their window")
+    prune.add_argument("--days", type=float, help="older than this many days (default: journal.keep_days)")
     resend = sub.add_parser("resend", help="send failed postbacks and events again (after fixing a URL or a token)")
     resend.add_argument("--lead", metavar="ID", help="only this lead's")
     resend.add_argument("--target", metavar="TARGET", help="only this target's: postback:0, facebook, tiktok")
@@ -73,7 +76,7 @@ def add_journal_commands(commands: Any) -> None:
     for parser in (listing, export, stats):
         parser.add_argument("--landing", metavar="NAME", type=_landing,
                             help=f"only the leads of the landing NAME ({DEFAULT_LABEL!r}: the default landing)")
-    for parser in (listing, show, retry, sync, resend, export, stats):
+    for parser in (listing, show, retry, sync, prune, resend, export, stats):
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
@@ -86,6 +89,8 @@ def run_journal_command(args: argparse.Namespace, out: TextIO | None = None) -> 
     """Run ``leadkit journal ...``; raises :class:`~leadkit.errors.ConfigError` or
     :class:`~leadkit.errors.JournalError` for the caller to print."""
     out = out or sys.stdout
+    if args.journal_command == "prune":
+        return _prune(args, out)
     if args.journal_command in ("retry", "sync"):  # they call out: the whole configuration, the key, the secret
         config = load_config(args.config)
         with closing(SQLiteJournal(config.journal.path)) as journal:
@@ -149,6 +154,20 @@ def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: Tex
         return 1
     print(f"lead {lead_id}: {after.state}" + (f" ({after.last_error})" if after.state == "pending" else ""),
           file=out)
+    return 0
+
+
+def _prune(args: argparse.Namespace, out: TextIO) -> int:
+    from .config import LimitsConfig
+    from .config_file import load_section
+
+    settings, limits = load_journal_config(args.config), load_section(args.config, LimitsConfig)
+    days = args.days if args.days is not None else settings.keep_days
+    with closing(SQLiteJournal(settings.path)) as journal:
+        deleted = journal.prune(days, hits_older_than=max(limits.ip_window, limits.phone_window))
+    kept = f"older than {days:g} day(s)" if days is not None else "none: journal.keep_days is not set and no --days"
+    print(f"pruned {deleted['leads']} delivered or rejected lead(s) {kept}, with {deleted['messages']} postback(s) "
+          f"and event(s); deleted {deleted['hits']} rate-limit hit(s) past their window", file=out)
     return 0
 
 

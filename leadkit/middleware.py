@@ -35,7 +35,7 @@ from .compress import gzip_response
 from .config import CALLS, Config
 from .config_file import load_config
 from .desk import OrderDesk, OrderResult, Submission
-from .followup import make_courier, make_followup
+from .followup import Upkeep, make_courier, make_followup
 from .errors import FormError
 from .formdata import read_form
 from .formtoken import FormTokens
@@ -46,6 +46,7 @@ from .kitfields import map_fields
 from .kitorders import LANDING_FIELD, LANGUAGE_FIELD, PAGE_FIELD, KitPages, is_script, kit_rewrite, refill_for
 from .kitpage import Refill, Rewrite
 from .landings import Landing
+from .lead import LeadIds
 from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
@@ -117,7 +118,10 @@ class LeadKit:
         #: After the order: statuses, postbacks, conversion events (:mod:`leadkit.followup`).
         self.followup = make_followup(self.config, self.journal, self.network)
         self.courier = make_courier(self.config, self.journal, self.network.send, self.followup)
-        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age, also=self.followup.work)
+        self.relay = Relay(self.courier, poll=settings.poll, max_age=settings.max_age,
+                           also=(*self.followup.work, Upkeep(self.journal, self.config)))
+        #: Lead ids on a node the journal gives this process (:class:`~leadkit.lead.LeadIds`).
+        self.lead_ids = LeadIds(self._node)
         self.visits = Visits(self.config)
         self.tokens = FormTokens(site.secret, site.token_max_age)
         self.landings = {desk.name: desk for desk in map(self._landing_desk, (None, *self.config.landings))}
@@ -143,8 +147,17 @@ class LeadKit:
         config = self.config.for_landing(landing)
         name = landing.name if landing else ""
         desk = OrderDesk(config, self.journal, self.courier, self.tokens, CALLS[config.network.role],
-                         send=self.network.send, landing=name)
+                         send=self.network.send, landing=name, ids=self.lead_ids)
         return LandingDesk(name, config, desk, Pages(config, self.templates, self.tokens))
+
+    def _node(self) -> int:
+        """This process's number for its lead ids, from the journal; a random one while it cannot say
+        (no lead can be written then anyway, and a clash of two random nodes needs the same millisecond)."""
+        try:
+            return self.journal.node()
+        except Exception:
+            log.warning("the journal could not number this process's leads: a random number is used")
+            return secrets.randbelow(1000)
 
     def landing(self, name: str | None) -> LandingDesk:
         """A landing by name; the default one (``""``) for none, or for a name no longer configured."""

@@ -14,6 +14,7 @@ from leadkit import LeadKit
 from leadkit.testing.sandbox import SandboxNetwork
 from support import HEALTH_TOKEN, KEY, SECRET
 from support import clock, journal  # noqa: F401 - fixtures for every test module
+from postgres import postgres_back_up, postgres_server, postgres_url  # noqa: F401 - the throwaway PostgreSQL
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxNetwork]:

@@ -13,7 +13,7 @@ from leadkit.journal_outbox import Message
 #: Every method of the Journal interface that reads or writes.
 METHODS = ("add", "count", "claim", "claim_due", "record", "get", "entries", "expire", "stats", "claim_checks",
            "record_statuses", "postpone_checks", "thank", "enqueue", "claim_messages", "record_message",
-           "expire_messages", "messages")
+           "expire_messages", "messages", "resend_messages", "prune", "node")
 #: The status loop's and the outbox's methods, handed on as they are called (``journal.thank(...)``).
 _HANDED_ON = METHODS[9:]
 

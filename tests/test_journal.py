@@ -499,7 +499,7 @@ def test_stats_of_one_landing(journal: SQLiteJournal, clock: FakeClock) -> None:
         {state: 0 for state in STATES}, None, {})
 
 
-def test_stats_read_the_leads_in_one_grouped_query_however_many_landings(journal: SQLiteJournal) -> None:
+def test_stats_read_the_tallies_and_one_index_however_many_leads_and_landings(journal: SQLiteJournal) -> None:
     def statements() -> list[str]:
         seen: list[str] = []
         db = journal._connection()
@@ -516,10 +516,12 @@ def test_stats_read_the_leads_in_one_grouped_query_however_many_landings(journal
         settle(journal, f"lead-{n}", ("delivered", "rejected")[n % 2], landing=f"landing-{n}")
     many = statements()
     assert len(many) == len(one), many
-    (grouped,) = [sql for sql in many if "FROM leads" in sql]
-    assert "GROUP BY landing, state" in grouped
-    plan = " ".join(row[3] for row in journal._connection().execute(f"EXPLAIN QUERY PLAN {grouped}"))
-    assert "COVERING INDEX leads_counts" in plan, "the counts come from the index, not the rows"
+    (oldest,) = [sql for sql in many if "FROM leads" in sql]
+    assert "MIN(created)" in oldest, "the leads themselves are read only for the oldest pending one"
+    plan = " ".join(row[3] for row in journal._connection().execute(f"EXPLAIN QUERY PLAN {oldest}"))
+    assert "COVERING INDEX leads_state_created" in plan, "found by an index, not by reading the rows"
+    assert any("FROM tallies" in sql for sql in many), "the counts are the tallies the triggers keep"
+    assert journal.stats()["counts"] == {"pending": 1, "delivered": 6, "rejected": 6, "dead": 0}
 
 
 # -- the file -----------------------------------------------------------------------

@@ -329,3 +329,17 @@ def test_leadkit_in_python_raises_the_journal_error(config_file: Path) -> None:
     with pytest.raises(JournalError) as failed:
         LeadKit(lambda e, s: [], str(config_file))
     assert (failed.value.path, failed.value.reason) == (str(path), "corrupt")
+
+
+def test_prune_deletes_old_settled_leads_and_says_how_many(config_file: Path, network: SandboxNetwork,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    place_orders(config_file, network).close()
+    code, out = run(capsys, "prune", "--config", str(config_file))
+    assert code == 0 and out.startswith("pruned 0 delivered or rejected lead(s) none: journal.keep_days is not set")
+    with closing(SQLiteJournal(config_file.parent / "leads.db")) as journal:
+        journal._connection().execute("UPDATE leads SET created = created - 40 * 86400")
+    code, out = run(capsys, "prune", "--days", "30", "--config", str(config_file))
+    assert code == 0 and out.startswith("pruned 2 delivered or rejected lead(s) older than 30 day(s)"), out
+    with closing(SQLiteJournal(config_file.parent / "leads.db")) as journal:
+        assert [e.state for e in journal.entries()] == ["pending"], "the pending lead is kept"
+        assert journal.stats()["counts"] == {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0}
