@@ -35,7 +35,7 @@ from .journal_outbox import Message
 from .logs import logger
 from .relay import RetryPolicy, new_owner
 from .answer import retry_after_seconds
-from .network import mask_in_logs
+from .network import mask_in_logs, quiet_session
 from .wire import Exchange, WireError, get_within, post_within, watch_session
 
 __all__ = ["Dispatcher"]
@@ -63,7 +63,7 @@ class Dispatcher:
         self.lease = max(lease, 2 * timeout + 1)
         self.max_age = max_age
         self.policy = policy or RetryPolicy()
-        self.session = session or requests.Session()
+        self.session = session or quiet_session()
         self.session.headers["User-Agent"] = user_agent
         self.clock = clock
         #: What the logs call a target (``postback:0``: its ``postback.name``).

@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+import urllib.request
 from dataclasses import replace
 from typing import Any, Mapping
 
@@ -26,7 +27,7 @@ from .logs import logger
 from .payload import encode_form
 from .wire import Exchange, WireError, get_within, post_within, watch_session
 
-__all__ = ["NetworkClient", "mask_in_logs"]
+__all__ = ["NetworkClient", "mask_in_logs", "quiet_session"]
 
 _MAX_BODY = 64 * 1024
 #: A status listing of 50 leads with every field the documents show is some 50 KB.
@@ -42,7 +43,7 @@ class NetworkClient:
                  user_agent: str = "leadkit") -> None:
         self.config = config
         self.url = config.call_url()
-        self.session = session or requests.Session()
+        self.session = session or quiet_session()
         self.session.headers["User-Agent"] = user_agent
         watch_session(self.session, self.url)
         _KeyScrubber.install(config.key)
@@ -89,6 +90,16 @@ class NetworkClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def quiet_session() -> requests.Session:
+    """A ``requests.Session`` that does not look in the environment on every call when there is nothing
+    to find: ``trust_env`` reads the proxy variables, their exceptions and ``~/.netrc`` for each
+    request, a third of what a lead call cost leadkit. With a proxy set (``HTTPS_PROXY``...) it
+    keeps doing so, as requests does, so that ``NO_PROXY`` is honoured host by host."""
+    session = requests.Session()
+    session.trust_env = bool(urllib.request.getproxies())
+    return session
 
 
 def mask_in_logs(secret: str) -> None:

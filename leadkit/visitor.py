@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence, Union
 
-from user_agents import parse as _parse_user_agent
+from .mobile import is_mobile_agent
 
 __all__ = ["Visitor", "client_ip", "is_mobile", "normalize_ip", "MAX_USER_AGENT_LENGTH"]
 
@@ -84,19 +83,10 @@ def _in_networks(address: str, networks: Sequence[IPNetwork]) -> bool:
 
 
 def is_mobile(user_agent: str | None) -> bool:
-    """True for phones and tablets; never raises, whatever the string."""
+    """True for phones and tablets (:mod:`leadkit.mobile`); never raises, whatever the string."""
     if not user_agent:
         return False
-    return _is_mobile_cached(user_agent[:MAX_USER_AGENT_LENGTH])
-
-
-@lru_cache(maxsize=4096)
-def _is_mobile_cached(user_agent: str) -> bool:
-    try:
-        parsed = _parse_user_agent(user_agent)
-        return bool(parsed.is_mobile or parsed.is_tablet)
-    except Exception:  # the parser's regexes are third-party: garbage must not cost a lead
-        return False
+    return is_mobile_agent(user_agent[:MAX_USER_AGENT_LENGTH])
 
 
 def make_visitor(remote_addr: str | None, forwarded_for: str | None, user_agent: str | None,

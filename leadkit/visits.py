@@ -17,7 +17,7 @@ import re
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
-from werkzeug.http import dump_cookie
+from werkzeug.http import dump_cookie, parse_cookie
 from werkzeug.wrappers import Request
 
 from .config import Config
@@ -36,6 +36,8 @@ log = logger("leadkit.visits")
 #: The ad platforms' own cookies, read at the order: Meta's browser and click ids, TikTok's browser id.
 BROWSER_COOKIES = {"_fbp": "fbp", "_fbc": "fbc", "_ttp": "ttp"}
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]{1,200}")
+#: Where a request's environ keeps what was read of it once.
+_COOKIE_KEY, _QUERY_KEY = "leadkit.cookie_values", "leadkit.query_pairs"
 
 
 class Visits:
@@ -76,7 +78,12 @@ class Visits:
         query = environ.get("QUERY_STRING", "")
         if not query or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return []
-        return parse_qsl(_latin1_to_text(query), keep_blank_values=False, errors="replace")
+        pairs: list[tuple[str, str]] | None = environ.get(_QUERY_KEY)
+        if pairs is None:
+            pairs = parse_qsl(_latin1_to_text(query), keep_blank_values=False, errors="replace")
+            if isinstance(environ, dict):
+                environ[_QUERY_KEY] = pairs
+        return pairs
 
     def cookie_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         return {k: v for k, v in self.cookie_values(environ).items() if k not in self.click_names}
@@ -85,8 +92,16 @@ class Visits:
         return {k: v for k, v in self.cookie_values(environ).items() if k in self.click_names}
 
     def cookie_values(self, environ: Mapping[str, Any]) -> dict[str, str]:
-        """What the tag cookie holds: the tags and the clicks."""
-        return self.tag_cookie.loads(Request(dict(environ)).cookies.get(self.tag_cookie.name))
+        """What the tag cookie holds: the tags and the clicks (read once per request: the environ keeps it)."""
+        kept: dict[str, str] | None = environ.get(_COOKIE_KEY)
+        if kept is None:
+            header = environ.get("HTTP_COOKIE", "")
+            # Most requests carry no tag cookie: no parsing at all for them.
+            value = parse_cookie(header).get(self.tag_cookie.name) if self.tag_cookie.name in header else None
+            kept = self.tag_cookie.loads(value)
+            if isinstance(environ, dict):
+                environ[_COOKIE_KEY] = kept
+        return dict(kept)
 
     def tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The visitor's tags for this request: the cookie's, overridden by the query string's."""

@@ -7,8 +7,8 @@ the caller (a customer's request, a lead's lease) for as long as it likes.
 entire exchange instead:
 
 - the connect timeout and every read timeout are the time left;
-- a watchdog shuts the connection's socket down when the deadline passes,
-  which ends a read blocked in the middle of the headers or the body;
+- a watchdog (one thread per process for every deadline) shuts the connection's socket down when
+  the deadline passes, which ends a read blocked in the middle of the headers or the body;
 - the body is read raw, at most ``limit`` bytes, and decoded here
   (``gzip``/``deflate`` with a cap on the decoded size), so that a body that
   claims an encoding it does not have, or stops short of its
@@ -20,6 +20,9 @@ The watchdog finds the socket through the connection classes that
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import re
 import socket
 import threading
@@ -88,6 +91,45 @@ class _Deadline:
             self.expired = True
             if self._sock is not None:
                 _shut(self._sock)
+
+
+class _Watchdog:
+    """One thread for every deadline of a process: it expires each one whose time has come and that
+    has not finished (a thread of its own per exchange cost more than the exchange's own work)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._count = itertools.count()
+        self._wake = threading.Condition()
+        self._pid: int | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._wake:
+            if self._pid != os.getpid():  # first use, or a forked child: the parent's thread is not here
+                self._heap.clear()
+                threading.Thread(target=self._run, name="leadkit-deadlines", daemon=True).start()
+                self._pid = os.getpid()
+            heapq.heappush(self._heap, (deadline.at, next(self._count), deadline))
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                at, _, deadline = self._heap[0]
+                wait = at - time.monotonic()
+                if deadline.done or wait <= 0:
+                    heapq.heappop(self._heap)
+                else:
+                    self._wake.wait(wait)
+                    continue
+            if not deadline.done:
+                deadline.expire()
+
+
+_watchdog = _Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -160,10 +202,8 @@ def get_within(session: requests.Session, url: str, *, seconds: float, limit: in
 def _within(session: requests.Session, method: str, url: str, *, seconds: float, limit: int,
             params: Mapping[str, str], data: Any, redact: str, headers: Mapping[str, str] | None = None) -> Exchange:
     deadline = _Deadline(seconds)
-    watchdog = threading.Timer(seconds, deadline.expire)
-    watchdog.daemon = True
     _current.deadline = deadline
-    watchdog.start()
+    _watchdog.watch(deadline)
     try:
         response = session.request(method, url, params=params, data=data, timeout=(seconds, seconds),
                                    allow_redirects=False, stream=True, headers=headers)
@@ -182,7 +222,7 @@ def _within(session: requests.Session, method: str, url: str, *, seconds: float,
         kind = "timeout" if deadline.expired or isinstance(exc, requests.Timeout) else "transport"
         raise WireError(kind, _reason(exc, redact)) from None
     finally:
-        watchdog.cancel()
+        deadline.finish()
         _current.deadline = None
 
 

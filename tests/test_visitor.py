@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import leadkit.visitor as visitor_module
+from leadkit.mobile import is_mobile_agent
 from leadkit.visitor import (
     MAX_USER_AGENT_LENGTH,
     Visitor,
-    _is_mobile_cached,
     client_ip,
     is_mobile,
     make_visitor,
@@ -123,26 +122,28 @@ def test_a_mobile_agent_padded_to_100_kb_is_still_read() -> None:
 
 
 def test_cache_is_bounded_and_keyed_on_the_capped_text() -> None:
-    maxsize = _is_mobile_cached.cache_info().maxsize
+    maxsize = is_mobile_agent.cache_info().maxsize
     assert maxsize is not None and 0 < maxsize <= 100_000
 
-    _is_mobile_cached.cache_clear()
+    is_mobile_agent.cache_clear()
     is_mobile("z" * 100_000 + "a")
     is_mobile("z" * 100_000 + "b")  # the same first 512 characters: one cache entry
-    info = _is_mobile_cached.cache_info()
+    info = is_mobile_agent.cache_info()
     assert (info.misses, info.hits, info.currsize) == (1, 1, 1)
 
 
 def test_a_parser_failure_reads_as_not_mobile(monkeypatch: pytest.MonkeyPatch) -> None:
+    import leadkit.mobile
+
     def explode(user_agent: str) -> None:
         raise RuntimeError("catastrophic backtracking")
 
-    monkeypatch.setattr(visitor_module, "_parse_user_agent", explode)
-    _is_mobile_cached.cache_clear()
+    monkeypatch.setattr(leadkit.mobile, "_operating_system", explode)
+    is_mobile_agent.cache_clear()
     try:
-        assert is_mobile(IPHONE) is False
+        assert is_mobile(ANDROID_PHONE) is False
     finally:
-        _is_mobile_cached.cache_clear()  # do not leave the poisoned answer for other tests
+        is_mobile_agent.cache_clear()  # do not leave the poisoned answer for other tests
 
 
 # -- make_visitor ------------------------------------------------------------------
