@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .capi import CAPI_CONSTRAINTS, FacebookConfig, TikTokConfig
 from .errors import ConfigError, Problem
 from .geo import GeoPrice
 from .landings import (COUNTRIES, COUNTRY, FLOW, FOLDER, GEO, LANGUAGE, OFFER_ID, SOURCE, STATIC, THANKS, Landing,
                        LandingConfig, landing_labels, page_in, problems_of_landings, relative)
-from .settings import (FLAG, NEW_SECRET, ORIGIN, Constraint, Invalid, IPNetwork, Section, choice, http_url, items,
+from .settings import (FLAG, NEW_SECRET, ORIGIN, Constraint, Invalid, IPNetwork, Rule, Section, choice, http_url, items,
                        location, networks, number, secret_text, setting, table, text)
 from .pixels import PixelsConfig
 from .postbacks import POSTBACK_CONSTRAINTS, PostbackConfig
@@ -70,6 +71,18 @@ _SECONDS = "must be a number of seconds from {low} to {high}"
 
 def _listed(names: Iterable[str]) -> str:
     return ", ".join(f"`{name}`" for name in names)
+
+
+def _journal_url(value: object, base: Path) -> str:
+    """A PostgreSQL URL; its problem never repeats it (it may hold a password)."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid("is empty: set a URL like 'postgresql://leadkit@db.example/leadkit', or leave it out for "
+                      "the SQLite file journal.path")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or "host=" in parts.query):
+        raise Invalid(f"must be a PostgreSQL URL like 'postgresql://user:password@host:5432/leadkit' (got a "
+                      f"{parts.scheme or 'text'!r} URL of {len(value)} characters, not repeated here)")
+    return value.strip()
 
 
 # -- the settings, each declared once: rule, id, README line, default --------------------------
@@ -242,6 +255,10 @@ class JournalConfig(Section, section="journal"):
     relay: bool = setting(FLAG, "leadkit.E087",
                           "run the retry loop in the server process (else: `leadkit journal retry` from cron)",
                           default=True)
+    url: str | None = setting(
+        Rule("", _journal_url, "LEADKIT_JOURNAL_URL"),
+        "leadkit.E089", "a PostgreSQL database shared by several servers, `postgresql://user:password@host/db` (or "
+        "`LEADKIT_JOURNAL_URL`; never shown); none: the SQLite file `journal.path`", default=None)
     keep_days: float | None = setting(number(float, 1, 3650, "must be a number of days from {low} to {high}"),
                                       "leadkit.E088", "days a delivered or rejected lead is kept, then pruned with its "
                                       "postbacks (hourly by the server, or `leadkit journal prune`); none: for ever",

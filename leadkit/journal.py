@@ -55,15 +55,19 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from .errors import JournalError, RateLimited
+
+if TYPE_CHECKING:
+    from .config import JournalConfig
+    from .report import ReportRow
 from .journal_file import create_private, failure, guarded, storable, storable_json
 from .journal_outbox import OUTBOX_SCHEMA, Message, OutboxTables, add_messages
 from .journal_status import StatusTables, StatusUpdate
 from .journal_report import ReportTables
 
-__all__ = ["DEFAULT_LABEL", "Entry", "Journal", "Limit", "SQLiteJournal", "STATES", "Outcome", "landing_label"]
+__all__ = ["open_journal", "DEFAULT_LABEL", "Entry", "Journal", "Limit", "SQLiteJournal", "STATES", "Outcome", "landing_label"]
 
 STATES = ("pending", "delivered", "rejected", "dead")
 #: The default landing (whose name is ``""``) where a landing is a label: ``leadkit journal list`` and
@@ -307,6 +311,12 @@ class Journal(Protocol):
                  limit: int | None = None) -> Iterator[Message]:
         """The outbox's messages in the order they were written."""
 
+    def outbox_counts(self) -> dict[str, int]:
+        """The outbox's messages by state."""
+
+    def report(self, *, by: str, since: float | None, until: float | None, landing: str | None) -> list[ReportRow]:
+        """A period's leads, approvals and payout per group (:mod:`leadkit.journal_report`)."""
+
     def prune(self, keep_days: float | None, *, hits_older_than: float, now: float | None = None) -> dict[str, int]:
         """Delete settled leads older than ``keep_days`` (None: none) with their messages, and rate-limit
         hits older than ``hits_older_than`` seconds; how many of each (``leads``, ``messages``, ``hits``)."""
@@ -316,6 +326,10 @@ class Journal(Protocol):
 
     def writable(self) -> bool:
         """Whether a lead could be written now; cheap (a health route calls it) and never raises."""
+
+    def migrate(self) -> tuple[int, int] | None:
+        """Bring the storage's schema up to date (``leadkit journal migrate``): its version when this journal
+        was opened and now; None for a journal without numbered versions, brought up to date when opened."""
 
     def close(self) -> None: ...
 
@@ -619,6 +633,10 @@ class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
                        "ON CONFLICT (name) DO UPDATE SET value = value + 1")
             return int(db.execute("SELECT value FROM counters WHERE name = 'lead_id_nodes'").fetchone()[0]) % 1000
 
+    def migrate(self) -> tuple[int, int] | None:
+        """None: the file has no numbered schema versions; opening it added what it lacked."""
+        return None
+
     @guarded
     def close(self) -> None:
         """Close every connection this journal opened in this process, whichever thread opened it
@@ -633,6 +651,19 @@ class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
             db, handle.db = handle.db, None
             if db is not None:
                 db.close()
+
+
+def open_journal(settings: JournalConfig, *, clock: Callable[[], float] = time.time) -> Journal:
+    """The journal ``settings`` name: PostgreSQL at ``journal.url`` (:mod:`leadkit.journal_pg`, which
+    needs ``pip install 'leadkit[postgres]'``), else the SQLite file ``journal.path``."""
+    if settings.url:
+        try:
+            from .journal_pg import PostgresJournal
+        except ImportError as missing:
+            raise JournalError("journal.url", "psycopg missing",
+                               f"journal.url names a PostgreSQL database: {missing}") from None
+        return PostgresJournal(settings.url, clock=clock)
+    return SQLiteJournal(settings.path, clock=clock)
 
 
 def landing_label(name: str) -> str:

@@ -5,9 +5,10 @@ conversion events), ``retry [ID]`` (sends the leads that are due, or that one le
 ``sync`` (one pass of the status sync and of the outbox: for cron, with
 ``sync.enabled = false``), ``resend`` (failed postbacks and events made pending again, after a
 fix), ``export --format csv|jsonl`` (one lead per row or line with its
-state and stage, for a CRM or a spreadsheet) and ``stats``. Each takes ``--config FILE`` like
+state and stage, for a CRM or a spreadsheet), ``stats`` and ``migrate`` (the tables brought up to date:
+PostgreSQL's schema version before and after; a SQLite file is brought up to date whenever it is opened). Each takes ``--config FILE`` like
 ``serve``; only ``retry`` and ``sync``, which call out, need the network key and the site
-secret: the others read ``journal.path`` alone.
+secret: the others read the journal alone (``journal.path``, or ``journal.url`` for PostgreSQL).
 
 Each lead came from a landing: ``list`` shows its name (the default landing as
 ``-``), ``show`` and the exports its value (``""`` for the default landing), and
@@ -34,7 +35,7 @@ from typing import Any, Iterable, TextIO
 
 from .config import Config
 from .config_file import load_config, load_journal_config
-from .journal import DEFAULT_LABEL, STATES, Entry, SQLiteJournal, landing_label
+from .journal import DEFAULT_LABEL, STATES, Entry, Journal, landing_label, open_journal
 from .journal_outbox import Message
 from .statuses import STAGES
 
@@ -73,10 +74,12 @@ def add_journal_commands(commands: Any) -> None:
     export.add_argument("--stage", choices=STAGES)
     export.add_argument("--hours", type=float)
     stats = sub.add_parser("stats", help="counts by state (and by landing) and the oldest pending lead's age")
+    migrate = sub.add_parser("migrate", help="bring the journal's tables up to date (PostgreSQL: print the schema "
+                             "version before and after)")
     for parser in (listing, export, stats):
         parser.add_argument("--landing", metavar="NAME", type=_landing,
                             help=f"only the leads of the landing NAME ({DEFAULT_LABEL!r}: the default landing)")
-    for parser in (listing, show, retry, sync, prune, resend, export, stats):
+    for parser in (listing, show, retry, sync, prune, resend, export, stats, migrate):
         parser.add_argument("--config", help="the TOML file (default: $LEADKIT_CONFIG)")
 
 
@@ -91,18 +94,19 @@ def run_journal_command(args: argparse.Namespace, out: TextIO | None = None) -> 
     out = out or sys.stdout
     if args.journal_command == "prune":
         return _prune(args, out)
+    if args.journal_command == "migrate":
+        return _migrate(args, out)
     if args.journal_command in ("retry", "sync"):  # they call out: the whole configuration, the key, the secret
         config = load_config(args.config)
-        with closing(SQLiteJournal(config.journal.path)) as journal:
+        with closing(open_journal(config.journal)) as journal:
             if args.journal_command == "sync":
                 return _sync(journal, config, out)
             return _retry(journal, config, args.id, out)
-    path = load_journal_config(args.config).path
-    with closing(SQLiteJournal(path)) as journal:
+    with closing(open_journal(load_journal_config(args.config))) as journal:
         return _read(journal, args, out)
 
 
-def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
+def _read(journal: Journal, args: argparse.Namespace, out: TextIO) -> int:
     command = args.journal_command
     since = time.time() - args.hours * 3600 if getattr(args, "hours", None) else None
     if command == "list":
@@ -111,7 +115,7 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
     elif command == "show":
         entry = journal.get(args.id)
         if entry is None:
-            print(f"no lead {args.id!r} in {journal.path}", file=sys.stderr)
+            print(f"no lead {args.id!r} in the journal", file=sys.stderr)
             return 1
         shown = {**_as_dict(entry), "messages": [_message(m) for m in journal.messages(lead_id=entry.id)]}
         json.dump(shown, out, ensure_ascii=False, indent=2)
@@ -129,7 +133,7 @@ def _read(journal: SQLiteJournal, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: TextIO) -> int:
+def _retry(journal: Journal, config: Config, lead_id: str | None, out: TextIO) -> int:
     from .followup import make_courier, make_followup
     from .network import NetworkClient
     client = NetworkClient(config.network)
@@ -143,7 +147,7 @@ def _retry(journal: SQLiteJournal, config: Config, lead_id: str | None, out: Tex
         return 0
     entry = journal.get(lead_id)
     if entry is None:
-        print(f"no lead {lead_id!r} in {config.journal.path}", file=sys.stderr)
+        print(f"no lead {lead_id!r} in the journal", file=sys.stderr)
         return 1
     if entry.state != "pending":
         print(f"lead {lead_id} is {entry.state}: nothing to send", file=out)
@@ -163,7 +167,7 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
 
     settings, limits = load_journal_config(args.config), load_section(args.config, LimitsConfig)
     days = args.days if args.days is not None else settings.keep_days
-    with closing(SQLiteJournal(settings.path)) as journal:
+    with closing(open_journal(settings)) as journal:
         deleted = journal.prune(days, hits_older_than=max(limits.ip_window, limits.phone_window))
     kept = f"older than {days:g} day(s)" if days is not None else "none: journal.keep_days is not set and no --days"
     print(f"pruned {deleted['leads']} delivered or rejected lead(s) {kept}, with {deleted['messages']} postback(s) "
@@ -171,7 +175,22 @@ def _prune(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _sync(journal: SQLiteJournal, config: Config, out: TextIO) -> int:
+def _migrate(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the journal (which migrates it) and say which schema version it was at and is at now."""
+    settings = load_journal_config(args.config)
+    with closing(open_journal(settings)) as journal:
+        versions = journal.migrate()
+    if versions is None:
+        print(f"the SQLite journal {settings.path} is brought up to date whenever it is opened: it is now",
+              file=out)
+    elif versions[0] == versions[1]:
+        print(f"the journal's schema is at version {versions[1]}: up to date, nothing to do", file=out)
+    else:
+        print(f"the journal's schema was at version {versions[0]} and is now at version {versions[1]}", file=out)
+    return 0
+
+
+def _sync(journal: Journal, config: Config, out: TextIO) -> int:
     from .followup import make_followup
     from .network import NetworkClient
     client = NetworkClient(config.network)
@@ -194,7 +213,7 @@ def _message(message: Message) -> dict[str, Any]:
             "last_error": message.last_error, "created": _when(message.created), "updated": _when(message.updated)}
 
 
-def _stats(journal: SQLiteJournal, landing: str | None) -> dict[str, Any]:
+def _stats(journal: Journal, landing: str | None) -> dict[str, Any]:
     """The journal's stats as ``stats`` prints them: with ``landing``, that landing's (``landing`` names
     it; the counters, which are not kept per landing, left out); without, ``landings`` when there are
     leads of more than one, as ``/leadkit/health`` shows them."""

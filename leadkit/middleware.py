@@ -41,7 +41,7 @@ from .formdata import read_form
 from .formtoken import FormTokens
 from .guard import cors_headers, ignored_proxy_hops, origin_of
 from .health import check_health, token_access
-from .journal import Journal, SQLiteJournal
+from .journal import Journal, open_journal
 from .kitfields import map_fields
 from .kitorders import LANDING_FIELD, LANGUAGE_FIELD, PAGE_FIELD, KitPages, is_script, kit_rewrite, refill_for
 from .kitpage import Refill, Rewrite
@@ -114,7 +114,7 @@ class LeadKit:
         self.templates = make_environment(site.templates)
         self._own_session = session is None
         self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
-        self.journal: Journal = journal if journal is not None else SQLiteJournal(settings.path)
+        self.journal: Journal = journal if journal is not None else open_journal(settings)
         #: After the order: statuses, postbacks, conversion events (:mod:`leadkit.followup`).
         self.followup = make_followup(self.config, self.journal, self.network)
         self.courier = make_courier(self.config, self.journal, self.network.send, self.followup)
@@ -168,13 +168,14 @@ class LeadKit:
             return self.landings[""]
         return found
 
-    def texts_for(self, request: Request, landing: LandingDesk, page: str | None = None) -> Texts:
+    def texts_for(self, request: Request | Mapping[str, Any], landing: LandingDesk, page: str | None = None) -> Texts:
         """What this customer reads, in their language (:func:`leadkit.i18n.choose_language`): the
         landing's ``offer.language``, else the ``page``'s own language, else one of the offer's countries'
-        (``Accept-Language`` chooses among them)."""
+        (``Accept-Language`` chooses among them). ``request``: the request, or its WSGI environ."""
         config = landing.config
+        environ = request.environ if isinstance(request, Request) else request
         language = choose_language(configured=config.offer.language, page=page, countries=config.phone_regions,
-                                   accept_language=request.headers.get("Accept-Language"), known=self.languages)
+                                   accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"), known=self.languages)
         texts = self._texts.get(language)
         if texts is None:
             texts = self._texts[language] = Texts(language, self.config.site.locale_dir)
@@ -213,12 +214,16 @@ class LeadKit:
 
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         fresh = self.visits.query_tags(environ)
-        environ["leadkit.tags"] = merge_tags(self.visits.cookie_tags(environ), fresh)
-        clicks = self.visits.query_clicks(environ)
+        kept_tags = self.visits.cookie_tags(environ)
+        environ["leadkit.tags"] = tags = merge_tags(kept_tags, fresh)
+        clicks = self.visits.query_clicks(environ) if environ.get("QUERY_STRING") else {}
         if not fresh and not clicks:
             return self.app(environ, start_response)
-        cookie = self.visits.tag_cookie_header(environ, environ["leadkit.tags"],
-                                               merge_tags(self.visits.cookie_clicks(environ), clicks))
+        kept_clicks = self.visits.cookie_clicks(environ)
+        all_clicks = merge_tags(kept_clicks, clicks)
+        if tags == kept_tags and all_clicks == kept_clicks:  # the cookie holds them already: not signed again
+            return self.app(environ, start_response)
+        cookie = self.visits.tag_cookie_header(environ, tags, all_clicks)
 
         def start_with_cookie(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             return start_response(status, [*headers, ("Set-Cookie", cookie)], exc_info)
@@ -445,7 +450,7 @@ class LeadKit:
         own and one copy of the form's CSS."""
         desk = self.landing(landing)
         shown = environ.get("leadkit.forms", 0) if isinstance(environ, dict) else 0
-        texts = self.texts_for(Request(dict(environ)), desk, language)
+        texts = self.texts_for(environ, desk, language)
         hidden = {LANDING_FIELD: desk.name} if desk.name else {}
         if language:
             hidden[LANGUAGE_FIELD] = language

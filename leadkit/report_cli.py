@@ -3,7 +3,7 @@
 ``leadkit report --by utm_source [--since DAY | --days N] [--until DAY] [--landing NAME] [--csv]
 [--config FILE]``. Days are UTC calendar days, ``--since`` and ``--until`` both included; without
 ``--since`` the report covers the ``--days`` days (30) up to ``--until`` (today). It reads
-``journal.path`` alone, as ``leadkit journal list`` does (:mod:`leadkit.report` lays it out).
+the journal alone (``journal.path``, or ``journal.url``), as ``leadkit journal list`` does (:mod:`leadkit.report` lays it out).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Callable, TextIO
 
 from .config_file import load_journal_config
-from .journal import DEFAULT_LABEL, SQLiteJournal
+from .journal import DEFAULT_LABEL, open_journal
 from .journal_report import GROUPINGS
 from .report import DEFAULT_DAYS, format_table, period, write_csv
 
@@ -53,7 +53,7 @@ def run_report(args: argparse.Namespace, out: TextIO | None = None, *,
     except ValueError as exc:
         print(f"leadkit report: {exc}", file=sys.stderr)
         return 2
-    with closing(SQLiteJournal(load_journal_config(args.config).path)) as journal:
+    with closing(open_journal(load_journal_config(args.config))) as journal:
         rows = journal.report(by=args.by, since=days.since, until=days.until, landing=args.landing)
     if args.csv:
         write_csv(rows, out, by=args.by)

@@ -15,6 +15,7 @@ from leadkit.testing.sandbox import SandboxNetwork
 from support import HEALTH_TOKEN, KEY, SECRET
 from support import clock, journal  # noqa: F401 - fixtures for every test module
 from postgres import postgres_back_up, postgres_server, postgres_url  # noqa: F401 - the throwaway PostgreSQL
+from journals import any_journal, journals  # noqa: F401 - the journal's contract on SQLite and PostgreSQL
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxNetwork]:

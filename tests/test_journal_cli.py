@@ -1,4 +1,4 @@
-"""``leadkit journal list|show|retry|export|stats`` against a real journal and the sandbox: what they show,
+"""``leadkit journal list|show|retry|export|stats|migrate`` against a real journal and the sandbox: what they show,
 a spreadsheet-safe export, reading without the secrets, and a journal that cannot be used."""
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from leadkit import LeadKit
 from leadkit.cli import main
 from leadkit.errors import JournalError
 from leadkit.journal import Entry, Outcome, SQLiteJournal
+from leadkit.journal_pg_schema import LATEST
 from leadkit.testing.sandbox import SandboxNetwork
+from journals import Journals
 from support import KEY, SECRET
 
 
@@ -343,3 +345,18 @@ def test_prune_deletes_old_settled_leads_and_says_how_many(config_file: Path, ne
     with closing(SQLiteJournal(config_file.parent / "leads.db")) as journal:
         assert [e.state for e in journal.entries()] == ["pending"], "the pending lead is kept"
         assert journal.stats()["counts"] == {"pending": 1, "delivered": 0, "rejected": 0, "dead": 0}
+
+
+def test_migrate_says_which_schema_version_the_journal_was_and_is_at(journals: Journals, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "migrate.toml"
+    path.write_text('[network]\napi = "http://127.0.0.1:9/api"\n[offer]\noffer = 217\nflow = 42\ncountry = "kz"\n'
+                    f'[journal]\n{journals.config_lines()}relay = false\n')
+    code, out = run(capsys, "migrate", "--config", str(path))
+    if journals.backend == "sqlite":
+        assert code == 0 and out == f"the SQLite journal {journals.where} is brought up to date whenever it is " \
+                                    "opened: it is now\n"
+        return
+    assert code == 0 and out == f"the journal's schema was at version 0 and is now at version {LATEST}\n"
+    code, out = run(capsys, "migrate", "--config", str(path))
+    assert code == 0 and out == f"the journal's schema is at version {LATEST}: up to date, nothing to do\n"

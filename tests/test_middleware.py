@@ -65,6 +65,15 @@ def test_tags_in_the_query_are_kept_in_a_signed_cookie(client: Client) -> None:
     assert json.loads(again.get_data())["tags"] == {"utm_source": "fb", "sub1": "click-1"}
 
 
+def test_a_visit_whose_tags_the_cookie_holds_already_sets_no_cookie(client: Client) -> None:
+    assert "Set-Cookie" in client.get("/?utm_source=fb&sub1=one&fbclid=IwAR-1").headers
+    again = client.get("/other?utm_source=fb&sub1=one&fbclid=IwAR-1")
+    assert json.loads(again.get_data())["tags"] == {"utm_source": "fb", "sub1": "one"}
+    assert "Set-Cookie" not in again.headers, "the same tags and click ids: the cookie is not signed again"
+    assert "Set-Cookie" in client.get("/?utm_source=fb&sub1=two").headers, "a new click's tags are kept"
+    assert "Set-Cookie" in client.get("/?utm_source=fb&sub1=two&fbclid=IwAR-2").headers, "and a new click id"
+
+
 def test_last_click_wins(client: Client) -> None:
     client.get("/?utm_source=fb&sub1=one")
     client.get("/?utm_source=google")

@@ -1,5 +1,6 @@
 """``leadkit report``: a hand-made journal counted per tag, landing, country and day, the period's bounds,
-the table's alignment, the CSV read back, and the refusals (an unknown grouping, a bad day)."""
+the table's alignment, the CSV read back, and the refusals (an unknown grouping, a bad day). What reads a
+journal runs on both (``journals``: SQLite, and PostgreSQL where it runs)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ import subprocess
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from leadkit.cli import main
-from leadkit.journal import Entry, SQLiteJournal
+from leadkit.journal import Entry, Journal
 from leadkit.journal_report import GROUPINGS
 from leadkit.report import NO_VALUE, Period, ReportRow, format_table, period, write_csv
 from leadkit.report_cli import add_report_command, run_report
+from journals import Journals, set_lead
 from support import FakeClock
 
 
@@ -27,22 +28,21 @@ def at(day: str, seconds: float = 12 * 3600) -> float:
     return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp() + seconds
 
 
-def put(journal: SQLiteJournal, lead_id: str, created: float, *, tags: dict[str, str] | None = None,
+def put(journal: Journal, lead_id: str, created: float, *, tags: dict[str, str] | None = None,
         landing: str = "", country: str | None = "kz", state: str = "pending", stage: str | None = None,
         payout: float | None = None) -> None:
     """One lead as the journal keeps it, with the state, stage and payout the network's answers left."""
     payload = {"name": "Ann", **({"country": country} if country is not None else {})}
     journal.add(Entry(id=lead_id, call="wm/push", payload=payload, created=created, tags=tags or {},
                       landing=landing), owner="test", lease=60, window=0)
-    journal._connection().execute("UPDATE leads SET state = ?, stage = ?, payout = ? WHERE id = ?",
-                                  (state, stage, payout, lead_id))
+    set_lead(journal, lead_id, state=state, stage=stage, payout=payout)
 
 
 #: The period that holds the hand-made journal's leads 1 to 8 (9 is the day before, 10 the day after).
 MAY = ("--since", "2024-05-01", "--until", "2024-05-03")
 
 
-def fill(journal: SQLiteJournal) -> None:
+def fill(journal: Journal) -> None:
     spring = {"utm_source": "fb", "utm_campaign": "spring", "sub1": "x"}
     put(journal, "1", at("2024-05-01", 0), tags=spring, state="delivered", stage="approve", payout=10.5)
     put(journal, "2", at("2024-05-01"), tags=spring, state="delivered", stage="approve", payout=4.25)
@@ -69,12 +69,20 @@ def config_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def leads(config_file: Path) -> Iterator[SQLiteJournal]:
-    """The hand-made journal, at the configuration's ``journal.path``."""
-    journal = SQLiteJournal(config_file.parent / "leads.db", clock=FakeClock())
+def journal_config(tmp_path: Path, journals: Journals) -> Path:
+    """A configuration naming the test's journal (``journal.path``, or ``journal.url`` for PostgreSQL)."""
+    path = tmp_path / "leadkit-journal.toml"
+    path.write_text('[network]\napi = "http://127.0.0.1:9/api"\n[offer]\noffer = 217\nflow = 42\ncountry = "kz"\n'
+                    f'[journal]\n{journals.config_lines()}relay = false\n')
+    return path
+
+
+@pytest.fixture()
+def leads(journals: Journals) -> Journal:
+    """The hand-made journal, the one :func:`journal_config` names."""
+    journal = journals.open(FakeClock())
     fill(journal)
-    yield journal
-    journal.close()
+    return journal
 
 
 def report(capsys: pytest.CaptureFixture[str], config_file: Path, *args: str) -> tuple[int, str, str]:
@@ -83,7 +91,7 @@ def report(capsys: pytest.CaptureFixture[str], config_file: Path, *args: str) ->
     return code, captured.out, captured.err
 
 
-def may(journal: SQLiteJournal, by: str, landing: str | None = None) -> list[ReportRow]:
+def may(journal: Journal, by: str, landing: str | None = None) -> list[ReportRow]:
     days = Period(date(2024, 5, 1), date(2024, 5, 3))
     return journal.report(by=by, since=days.since, until=days.until, landing=landing)
 
@@ -91,7 +99,7 @@ def may(journal: SQLiteJournal, by: str, landing: str | None = None) -> list[Rep
 # -- the journal's counts -------------------------------------------------------------------------------
 
 
-def test_counts_and_rates_are_exact(leads: SQLiteJournal) -> None:
+def test_counts_and_rates_are_exact(leads: Journal) -> None:
     rows = may(leads, "utm_source")
     assert rows == [ReportRow("fb", leads=4, delivered=3, approved=2, cancelled=1, trash=0, payout=14.75),
                     ReportRow("", leads=2), ReportRow("google", leads=2, delivered=1, trash=1)]
@@ -107,21 +115,21 @@ def test_counts_and_rates_are_exact(leads: SQLiteJournal) -> None:
     pytest.param("country", [("kz", 6), ("", 1), ("ua", 1)], id="country"),
     pytest.param("day", [("2024-05-01", 4), ("2024-05-02", 2), ("2024-05-03", 2)], id="day"),
 ])
-def test_groups_of_each_kind(leads: SQLiteJournal, by: str, groups: list[tuple[str, int]]) -> None:
+def test_groups_of_each_kind(leads: Journal, by: str, groups: list[tuple[str, int]]) -> None:
     assert [(row.group, row.leads) for row in may(leads, by)] == groups
 
 
-def test_every_grouping_is_answered(leads: SQLiteJournal) -> None:
+def test_every_grouping_is_answered(leads: Journal) -> None:
     for by in GROUPINGS:
         assert sum(row.leads for row in may(leads, by)) == 8, by
 
 
-def test_one_landing(leads: SQLiteJournal) -> None:
+def test_one_landing(leads: Journal) -> None:
     assert [(r.group, r.leads) for r in may(leads, "utm_source", landing="sk")] == [("google", 2), ("", 1)]
     assert [(r.group, r.leads) for r in may(leads, "utm_source", landing="")] == [("fb", 4), ("", 1)]
 
 
-def test_an_unknown_grouping_is_refused_by_the_journal(leads: SQLiteJournal) -> None:
+def test_an_unknown_grouping_is_refused_by_the_journal(leads: Journal) -> None:
     with pytest.raises(ValueError, match="utm_source, .*day \\(got 'ip'\\)"):
         leads.report(by="ip", since=None, until=None, landing=None)
 
@@ -153,13 +161,13 @@ def test_an_empty_period_is_refused() -> None:
         period(since=date(2024, 5, 4), until=None, days=30, today=TODAY)
 
 
-def test_bounds_include_the_first_and_last_day_whole(leads: SQLiteJournal, config_file: Path,
+def test_bounds_include_the_first_and_last_day_whole(leads: Journal, journal_config: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, config_file, "--csv", *MAY)
+    code, out, _ = report(capsys, journal_config, "--csv", *MAY)
     assert code == 0 and sum(int(row["leads"]) for row in csv.DictReader(io.StringIO(out))) == 8
-    code, out, _ = report(capsys, config_file, "--csv", "--since", "2024-04-30", "--until", "2024-05-04")
+    code, out, _ = report(capsys, journal_config, "--csv", "--since", "2024-04-30", "--until", "2024-05-04")
     assert sum(int(row["leads"]) for row in csv.DictReader(io.StringIO(out))) == 10
-    code, out, _ = report(capsys, config_file, "--csv", "--since", "2024-05-03", "--until", "2024-05-03")
+    code, out, _ = report(capsys, journal_config, "--csv", "--since", "2024-05-03", "--until", "2024-05-03")
     assert [(r["utm_source"], r["leads"]) for r in csv.DictReader(io.StringIO(out))] == [(NO_VALUE, "2")]
 
 
@@ -171,19 +179,19 @@ def parse(*argv: str) -> argparse.Namespace:
 
 @pytest.mark.parametrize("days, leads_counted", [
     pytest.param((), 9, id="30 days by default"), pytest.param(("--days", "2"), 4, id="the last 2 days")])
-def test_days_count_back_from_today(leads: SQLiteJournal, config_file: Path, days: tuple[str, ...],
+def test_days_count_back_from_today(leads: Journal, journal_config: Path, days: tuple[str, ...],
                                     leads_counted: int) -> None:
     out = io.StringIO()
     clock = FakeClock(at("2024-05-03", 3600))
-    assert run_report(parse("--config", str(config_file), "--csv", *days), out, clock=clock) == 0
+    assert run_report(parse("--config", str(journal_config), "--csv", *days), out, clock=clock) == 0
     assert sum(int(row["leads"]) for row in csv.DictReader(io.StringIO(out.getvalue()))) == leads_counted
 
 
 # -- the table and the CSV ------------------------------------------------------------------------------
 
 
-def test_the_table(leads: SQLiteJournal, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, config_file, "--by", "utm_source", *MAY)
+def test_the_table(leads: Journal, journal_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = report(capsys, journal_config, "--by", "utm_source", *MAY)
     assert code == 0
     assert out == (
         "Leads by utm_source, 2024-05-01 to 2024-05-03 (UTC), every landing\n"
@@ -196,10 +204,10 @@ def test_the_table(leads: SQLiteJournal, config_file: Path, capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("by", ["utm_campaign", "landing", "country", "day", "sub1"])
-def test_the_table_columns_line_up(leads: SQLiteJournal, config_file: Path, capsys: pytest.CaptureFixture[str],
+def test_the_table_columns_line_up(leads: Journal, journal_config: Path, capsys: pytest.CaptureFixture[str],
                                    by: str) -> None:
     put(leads, "long", at("2024-05-02"), tags={"utm_campaign": "a very long campaign name " * 5})
-    code, out, _ = report(capsys, config_file, "--by", by, *MAY)
+    code, out, _ = report(capsys, journal_config, "--by", by, *MAY)
     title, *table = out.splitlines()
     assert code == 0 and "2024-05-01 to 2024-05-03 (UTC)" in title and table[-1].startswith("total")
     assert len({len(line) for line in table}) == 1
@@ -217,18 +225,18 @@ def _split(line: str, gutters: list[int]) -> list[str]:
     return [line[a + 1:b] for a, b in zip(edges, edges[1:])]
 
 
-def test_landing_names_in_the_table(leads: SQLiteJournal, config_file: Path,
+def test_landing_names_in_the_table(leads: Journal, journal_config: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, config_file, "--by", "landing", *MAY)
+    code, out, _ = report(capsys, journal_config, "--by", "landing", *MAY)
     assert [line.split()[:2] for line in out.splitlines()[2:4]] == [["-", "5"], ["sk", "3"]]
-    code, out, _ = report(capsys, config_file, "--landing", "-", *MAY)
+    code, out, _ = report(capsys, journal_config, "--landing", "-", *MAY)
     assert out.splitlines()[0].endswith("landing -") and out.splitlines()[-1].split()[1] == "5"
-    code, out, _ = report(capsys, config_file, "--landing", "sk", *MAY)
+    code, out, _ = report(capsys, journal_config, "--landing", "sk", *MAY)
     assert out.splitlines()[0].endswith("landing sk") and out.splitlines()[-1].split()[1] == "3"
 
 
-def test_csv_reads_back(leads: SQLiteJournal, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, config_file, "--by", "utm_source", "--csv", *MAY)
+def test_csv_reads_back(leads: Journal, journal_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = report(capsys, journal_config, "--by", "utm_source", "--csv", *MAY)
     assert code == 0
     assert list(csv.reader(io.StringIO(out))) == [
         ["utm_source", "leads", "delivered", "approved", "cancelled", "trash", "approve_rate", "payout"],
@@ -252,10 +260,10 @@ def test_a_long_group_is_cut_in_the_table_only() -> None:
     assert name in out.getvalue()
 
 
-def test_an_empty_journal_says_so(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = report(capsys, config_file, *MAY)
+def test_an_empty_journal_says_so(journal_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = report(capsys, journal_config, *MAY)
     assert code == 0 and out == "No leads in the period 2024-05-01 to 2024-05-03 (UTC), every landing.\n"
-    code, out, _ = report(capsys, config_file, "--csv", *MAY)
+    code, out, _ = report(capsys, journal_config, "--csv", *MAY)
     assert code == 0 and out.splitlines() == ["utm_source,leads,delivered,approved,cancelled,trash,approve_rate,payout"]
 
 
