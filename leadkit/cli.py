@@ -12,8 +12,8 @@
   event a sample lead's acceptance and approval would send; with ``--live``, prove the key,
   role, offer and flow against the network with its read-only calls, sending
   no lead (:mod:`leadkit.probe`).
-- ``leadkit journal list|show|retry|sync|resend|export|stats --config FILE``: the lead
-  journal, the status sync and the outbox (see :mod:`leadkit.journal_cli`).
+- ``leadkit journal list|show|retry|sync|resend|prune|migrate|export|stats --config FILE``: the
+  lead journal, the status sync, the outbox, upkeep and schema (see :mod:`leadkit.journal_cli`).
 - ``leadkit report --by utm_source [--since DAY | --days N] [--until DAY] [--landing NAME] [--csv]``:
   a period's leads, approvals and payout per group (see :mod:`leadkit.report_cli`).
 - ``leadkit sandbox [--port 8900] [--key KEY] [--role wm] [--dialect dalead]
