@@ -9,7 +9,7 @@ LIGHTHOUSE_VERSION := 12.2.3
 LIGHTHOUSE_DIR     := .lighthouse
 LIGHTHOUSE_STAMP   := $(LIGHTHOUSE_DIR)/.installed-$(LIGHTHOUSE_VERSION)
 
-.PHONY: demo test typecheck coverage venv system-deps lighthouse clean catalogs
+.PHONY: demo test typecheck coverage venv system-deps lighthouse clean catalogs bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ coverage: $(STAMP) system-deps $(LIGHTHOUSE_STAMP)
 	rm -rf .coverage-data && mkdir -p .coverage-data
 	$(BIN)/coverage run -m pytest -q
 	$(BIN)/coverage combine -q && $(BIN)/coverage report
+
+# leadkit measured against the bare site and the limit on this machine: one table of ratios over interleaved
+# rounds (bench/run.py says how). BENCH=pass,order picks rows, QUICK=1 is a smoke run, BENCH_ROUNDS=N,
+# BENCH_PG_URL=postgresql://... adds the PostgreSQL journal. wrk comes from scripts/bench-deps.sh as root
+# (BENCH_PHP=1: php-fpm too, for the optional PHP row); without it the rows that need it say so.
+bench: $(STAMP)
+	@bash scripts/bench-deps.sh
+	$(BIN)/python bench/run.py $(if $(BENCH),--rows $(BENCH)) $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) $(LIGHTHOUSE_DIR) build dist *.egg-info .coverage-data

@@ -28,15 +28,14 @@ import time
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
-import requests
 
 from .journal import Journal
 from .journal_outbox import Message
 from .logs import logger
 from .relay import RetryPolicy, new_owner
 from .answer import retry_after_seconds
-from .network import mask_in_logs, quiet_session
-from .wire import Exchange, WireError, get_within, post_within, watch_session
+from .network import mask_in_logs
+from .wire import Connections, Exchange, WireError, get_within, post_within
 
 __all__ = ["Dispatcher"]
 
@@ -53,7 +52,7 @@ class Dispatcher:
 
     def __init__(self, journal: Journal, *, tokens: Mapping[str, str] | None = None, timeout: float = 10.0,
                  lease: float = 60.0, max_age: float = 30 * 86400.0, policy: RetryPolicy | None = None,
-                 session: requests.Session | None = None, clock: Callable[[], float] = time.time,
+                 http: Connections | None = None, clock: Callable[[], float] = time.time,
                  user_agent: str = "leadkit", names: Mapping[str, str] | None = None) -> None:
         self.journal = journal
         self.tokens = {target: token for target, token in (tokens or {}).items() if token}
@@ -63,13 +62,11 @@ class Dispatcher:
         self.lease = max(lease, 2 * timeout + 1)
         self.max_age = max_age
         self.policy = policy or RetryPolicy()
-        self.session = session or quiet_session()
-        self.session.headers["User-Agent"] = user_agent
+        self._own = http is None
+        self.http = http or Connections(user_agent)
         self.clock = clock
         #: What the logs call a target (``postback:0``: its ``postback.name``).
         self.names = dict(names or {})
-        self._watched: set[str] = set()
-        self._lock = threading.Lock()
 
     def run_due(self, limit: int = 50, stop: threading.Event | None = None) -> int:
         """Send up to ``limit`` due messages, one claim at a time; how many were attempted."""
@@ -125,11 +122,10 @@ class Dispatcher:
             params["access_token"] = token
         elif token and message.target == "tiktok":
             headers["Access-Token"] = token
-        self._watch(message.url)
         if message.method == "POST":
-            return post_within(self.session, message.url, seconds=self.timeout, limit=_LIMIT, params=params,
+            return post_within(self.http, message.url, seconds=self.timeout, limit=_LIMIT, params=params,
                                data=(message.body or "").encode("utf-8"), redact=token or "", headers=headers)
-        return get_within(self.session, message.url, seconds=self.timeout, limit=_LIMIT, params=params,
+        return get_within(self.http, message.url, seconds=self.timeout, limit=_LIMIT, params=params,
                           redact=token or "", headers=headers)
 
     def _refusal(self, message: Message, exchange: Exchange) -> str | None:
@@ -177,22 +173,14 @@ class Dispatcher:
         name = self.names.get(message.target)
         return f"{name} ({message.target})" if name else message.target
 
-    def _watch(self, url: str) -> None:
-        """Mount the deadline-honouring adapter once per origin."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        with self._lock:
-            if origin not in self._watched:
-                watch_session(self.session, url)
-                self._watched.add(origin)
-
     def _mask(self, text: str) -> str:
         for token in self.tokens.values():
             text = text.replace(token, "***")
         return text
 
     def close(self) -> None:
-        self.session.close()
+        if self._own:
+            self.http.close()
 
 
 def _json_field(body: bytes, name: str) -> object:

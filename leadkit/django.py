@@ -84,12 +84,12 @@ def config_from_settings(**sections: Mapping[str, Any]) -> Config:
 def wrap(application: WSGIApp, **options: Any) -> LeadKit:
     """``LeadKit`` around Django's WSGI application, configured from ``settings.LEADKIT``.
 
-    ``options`` go to ``LeadKit`` (``session``) or override whole sections
+    ``options`` go to ``LeadKit`` (``http``) or override whole sections
     (``network={"timeout": 5}``). ``LeadKit(get_wsgi_application(),
     config="leadkit.toml")`` works as well, for a configuration kept in a file.
     """
-    session = options.pop("session", None)
-    return LeadKit(application, config_from_settings(**options), session=session)
+    http = options.pop("http", None)
+    return LeadKit(application, config_from_settings(**options), http=http)
 
 
 def _base_dir() -> Path | None:

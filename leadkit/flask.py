@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-import requests
 from flask import Flask, request
 from markupsafe import Markup
 
@@ -32,18 +31,19 @@ from .config import Config
 from .journal import Journal
 from .middleware import LeadKit
 from .tags import url_with_tags
+from .wire import Connections
 
 __all__ = ["init_app", "leadkit_form", "landing_url"]
 
 
 def init_app(app: Flask, config: str | os.PathLike[str] | Config | None = None, *,
-             journal: Journal | Mapping[str, Any] | None = None, session: requests.Session | None = None,
+             journal: Journal | Mapping[str, Any] | None = None, http: Connections | None = None,
              **sections: Mapping[str, Any]) -> LeadKit:
     """Mount leadkit in front of ``app`` and give its templates ``leadkit_form`` and ``landing_url``.
 
     The arguments are ``LeadKit``'s; call ``app.extensions["leadkit"].close()`` when the app shuts down.
     """
-    kit = LeadKit(app.wsgi_app, config, journal=journal, session=session, **sections)
+    kit = LeadKit(app.wsgi_app, config, journal=journal, http=http, **sections)
     app.wsgi_app = kit  # type: ignore[method-assign]
     app.extensions["leadkit"] = kit
     app.jinja_env.globals.update(leadkit_form=leadkit_form, landing_url=landing_url)

@@ -93,7 +93,8 @@ def make_courier(config: Config, journal: Journal, send: Callable[[Mapping[str, 
 
 def make_followup(config: Config, journal: Journal, network: NetworkClient, *,
                   clock: Callable[[], float] = time.time) -> Followup:
-    """The parts for ``config``, on ``journal``; the status calls go through ``network``'s session."""
+    """The parts for ``config``, on ``journal``; the status calls, the postbacks and the events go
+    through ``network``'s connections."""
     announcer = Announcer(config.postbacks, facebook=config.facebook, tiktok=config.tiktok,
                           currency=config.sync.currency, aliases=config.tags.aliases, clock=clock)
     sync = StatusSync(journal, network, config.network.role, config.sync, announcer, lease=config.journal.lease,
@@ -102,6 +103,6 @@ def make_followup(config: Config, journal: Journal, network: NetworkClient, *,
     dispatcher = Dispatcher(journal, tokens=tokens, timeout=config.network.timeout, lease=config.journal.lease,
                             max_age=config.sync.max_age * _DAY,
                             policy=RetryPolicy(config.journal.retry_base, config.journal.retry_cap), clock=clock,
-                            user_agent=f"leadkit/{__version__}",
+                            http=network.http,
                             names={f"postback:{i}": p.name for i, p in enumerate(config.postbacks) if p.name})
     return Followup(announcer, sync, dispatcher, checks=config.sync.enabled)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
-import requests
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -58,6 +57,7 @@ from .i18n import available, choose_language
 from .texts import Texts
 from .visitor import Visitor
 from .visits import Visits
+from .wire import Connections
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -96,14 +96,14 @@ class LeadKit:
     is either such a section (a mapping: ``journal={"path": ...}``) or a
     :class:`~leadkit.journal.Journal` object used instead of the SQLite journal
     at ``journal.path`` (storage of your own, shared by several machines);
-    ``session`` replaces the ``requests.Session`` used for the network.
+    ``http`` replaces the connections (:class:`leadkit.wire.Connections`) used for the network.
 
     :meth:`close` (or leaving a ``with LeadKit(...) as kit:`` block) stops the
-    relay thread, closes the journal, and closes the network session leadkit made.
+    relay thread, closes the journal, and closes the network connections leadkit made.
     """
 
     def __init__(self, app: WSGIApplication, config: str | os.PathLike[str] | Config | None = None, *,
-                 journal: Journal | Mapping[str, Any] | None = None, session: requests.Session | None = None,
+                 journal: Journal | Mapping[str, Any] | None = None, http: Connections | None = None,
                  **sections: Mapping[str, Any]) -> None:
         if isinstance(journal, Mapping):  # the [journal] section, like any other section keyword
             sections, journal = {**sections, "journal": journal}, None
@@ -112,8 +112,7 @@ class LeadKit:
         site, settings = self.config.site, self.config.journal
         self.mount = site.mount
         self.templates = make_environment(site.templates)
-        self._own_session = session is None
-        self.network = NetworkClient(self.config.network, session=session, user_agent=f"leadkit/{__version__}")
+        self.network = NetworkClient(self.config.network, http, user_agent=f"leadkit/{__version__}")
         self.journal: Journal = journal if journal is not None else open_journal(settings)
         #: After the order: statuses, postbacks, conversion events (:mod:`leadkit.followup`).
         self.followup = make_followup(self.config, self.journal, self.network)
@@ -185,13 +184,12 @@ class LeadKit:
 
     def close(self) -> None:
         """Stop the relay (waiting for an attempt under way), close the journal and leadkit's own
-        network session. Requests after this are still answered, but no relay starts again."""
+        network connections. Requests after this are still answered, but no relay starts again."""
         self._closed = True
         self.relay.stop(timeout=self.config.network.timeout + self.config.journal.poll + 5)
         self.journal.close()
         self.followup.close()
-        if self._own_session:
-            self.network.close()
+        self.network.close()
 
     def __enter__(self) -> LeadKit:
         return self

@@ -1,7 +1,7 @@
-"""The lead call to the network: one reused session, one deadline, and an answer whatever happens.
+"""The lead call to the network: keep-alive connections, one deadline, and an answer whatever happens.
 
 :class:`NetworkClient` sends a lead payload for the configured role with a
-form-encoded body in PHP bracket keys, over one keep-alive ``requests.Session``,
+form-encoded body in PHP bracket keys, over keep-alive connections (:class:`~leadkit.wire.Connections`),
 the whole exchange bounded by ``network.timeout`` (:mod:`leadkit.wire`), and
 returns an :class:`~leadkit.answer.Answer` (:func:`~leadkit.answer.classify`).
 It never raises. The key rides in the query string as the API demands, so it
@@ -15,19 +15,16 @@ import logging
 import re
 import threading
 import time
-import urllib.request
 from dataclasses import replace
 from typing import Any, Mapping
-
-import requests
 
 from .answer import Answer, classify
 from .config import NetworkConfig
 from .logs import logger
 from .payload import encode_form
-from .wire import Exchange, WireError, get_within, post_within, watch_session
+from .wire import Connections, Exchange, WireError, get_within, post_within
 
-__all__ = ["NetworkClient", "mask_in_logs", "quiet_session"]
+__all__ = ["NetworkClient", "mask_in_logs"]
 
 _MAX_BODY = 64 * 1024
 #: A status listing of 50 leads with every field the documents show is some 50 KB.
@@ -39,13 +36,12 @@ log = logger("leadkit.network")
 class NetworkClient:
     """Sends lead payloads to the network for one configured role and dialect."""
 
-    def __init__(self, config: NetworkConfig, session: requests.Session | None = None,
+    def __init__(self, config: NetworkConfig, http: Connections | None = None,
                  user_agent: str = "leadkit") -> None:
         self.config = config
         self.url = config.call_url()
-        self.session = session or quiet_session()
-        self.session.headers["User-Agent"] = user_agent
-        watch_session(self.session, self.url)
+        self._own = http is None
+        self.http = http or Connections(user_agent)
         _KeyScrubber.install(config.key)
 
     def send(self, payload: Mapping[str, Any]) -> Answer:
@@ -53,7 +49,7 @@ class NetworkClient:
         or the wire does: every failure is a retryable :class:`Answer`."""
         started = time.monotonic()
         try:
-            exchange = post_within(self.session, self.url, seconds=self.config.timeout, limit=_MAX_BODY,
+            exchange = post_within(self.http, self.url, seconds=self.config.timeout, limit=_MAX_BODY,
                                    params={"id": self.config.key}, data=encode_form(payload),
                                    redact=self.config.key)
             answer = classify(exchange.status, exchange.headers, exchange.body)
@@ -73,7 +69,7 @@ class NetworkClient:
         ``network.timeout``; :class:`~leadkit.wire.WireError` (its reason without the key) when no
         complete answer came."""
         url = f"{self.config.api}/{call}.json"
-        return get_within(self.session, url, seconds=self.config.timeout, limit=_MAX_READ,
+        return get_within(self.http, url, seconds=self.config.timeout, limit=_MAX_READ,
                           params={"id": self.config.key, **params}, redact=self.config.key)
 
     def _scrubbed(self, answer: Answer) -> Answer:
@@ -89,17 +85,8 @@ class NetworkClient:
         return _KeyScrubber.mask(text)
 
     def close(self) -> None:
-        self.session.close()
-
-
-def quiet_session() -> requests.Session:
-    """A ``requests.Session`` that does not look in the environment on every call when there is nothing
-    to find: ``trust_env`` reads the proxy variables, their exceptions and ``~/.netrc`` for each
-    request, a third of what a lead call cost leadkit. With a proxy set (``HTTPS_PROXY``...) it
-    keeps doing so, as requests does, so that ``NO_PROXY`` is honoured host by host."""
-    session = requests.Session()
-    session.trust_env = bool(urllib.request.getproxies())
-    return session
+        if self._own:
+            self.http.close()
 
 
 def mask_in_logs(secret: str) -> None:

@@ -23,12 +23,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 
 from .answer import RETRYABLE_ERRORS, clean_text, operator_hint
 from .config import Config
 from .network import NetworkClient
-from .wire import WireError, get_within
+from .wire import Connections, WireError, get_within
 
 __all__ = ["Finding", "probe"]
 
@@ -60,11 +59,11 @@ class _Refused(Exception):
         self.finding = finding
 
 
-def probe(config: Config, session: requests.Session | None = None) -> list[Finding]:
-    """Findings about ``config`` from the network's read-only calls, over ``session`` (closed at the
-    end) or a session of its own. Never sends a lead, never raises for anything the network does: a
+def probe(config: Config, http: Connections | None = None) -> list[Finding]:
+    """Findings about ``config`` from the network's read-only calls, over ``http`` or connections of
+    its own (closed at the end). Never sends a lead, never raises for anything the network does: a
     broken network is a ``wrong`` finding about ``network.api``."""
-    client = NetworkClient(config.network, session, user_agent="leadkit-check")
+    client = NetworkClient(config.network, http, user_agent="leadkit-check")
     findings: list[Finding] = []
     try:
         _probe(_Reader(client, config), config, findings)
@@ -119,7 +118,7 @@ class _Reader:
     def read(self, call: str, params: dict[str, str]) -> Any:
         url = f"{self.network.api}/{call}.json"
         try:
-            exchange = get_within(self.client.session, url, seconds=self.network.timeout, limit=_MAX_BODY,
+            exchange = get_within(self.client.http, url, seconds=self.network.timeout, limit=_MAX_BODY,
                                   params={"id": self.network.key, **params}, redact=self.network.key)
         except WireError as exc:
             raise _Refused(Finding("network.api", "wrong", _unreachable(url, exc, self.network.timeout))) from None

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import jinja2
-import requests
 from waitress.server import BaseWSGIServer, create_server
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
@@ -50,6 +49,7 @@ from .middleware import LeadKit
 from .pixels import inject
 from .tags import url_with_tags
 from .templating import make_environment
+from .wire import Connections
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -235,7 +235,7 @@ class Site:
         return app.thanks_path if app else None
 
 
-def make_app(config: Config, *, journal: Journal | None = None, session: requests.Session | None = None) -> LeadKit:
+def make_app(config: Config, *, journal: Journal | None = None, http: Connections | None = None) -> LeadKit:
     """The standalone application: ``site.pages`` and every ``[[landing]]`` served behind the middleware."""
     if config.site.pages is None and not any(landing.pages for landing in config.landings):
         raise ValueError("site.pages names no folder: the standalone server needs landing pages to serve")
@@ -265,7 +265,7 @@ def make_app(config: Config, *, journal: Journal | None = None, session: request
     apps = [app for app in (pages(landing) for landing in config.landings) if app is not None]
     hosts = {landing.host: landing.name for landing in config.landings if landing.host}
     site = Site(apps, hosts, pages(None))
-    kit = LeadKit(site, config, journal=journal, session=session)
+    kit = LeadKit(site, config, journal=journal, http=http)
     kit.site_pages = site
     return kit
 

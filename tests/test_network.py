@@ -35,13 +35,13 @@ def test_real_call_delivers_with_the_key_in_the_query_and_a_form_body(network: S
     assert received.fields["sub1"] == "x" and received.fields["flow"] == "42"
 
 
-def test_one_session_is_reused_for_keep_alive(network: SandboxNetwork) -> None:
+def test_the_connections_are_reused_for_keep_alive(network: SandboxNetwork) -> None:
     config = make_config("comp", "moe", api=network.url)
     client = NetworkClient(config.network)
     for _ in range(3):
         client.send(build_payload(lead(), config))
     assert len(network.leads) == 3
-    assert client.session.get_adapter(client.url).poolmanager.pools, "the pool holds the connection between calls"
+    assert client.http.pools() == 1, "one pool holds the connection between calls"
 
 
 def test_wrong_key_is_rejected(network: SandboxNetwork) -> None:

@@ -8,9 +8,8 @@ import threading
 from typing import Callable, Iterator
 
 import pytest
-import requests
 
-from leadkit.wire import WireError, post_within, watch_session
+from leadkit.wire import Connections, WireError, post_within
 
 Script = Callable[[socket.socket], None]
 
@@ -86,8 +85,7 @@ def serve() -> Iterator[Callable[[Script], RawServer]]:
 
 
 def post(server: RawServer, seconds: float = 1.0, limit: int = 1024) -> tuple[int, bytes]:
-    session = requests.Session()
-    watch_session(session, server.url)
+    session = Connections()
     try:
         exchange = post_within(session, server.url, seconds=seconds, limit=limit, params={"id": "1-secret0key"},
                                data=[("phone", "77001234567")], redact="1-secret0key")
@@ -163,7 +161,7 @@ def test_a_gzip_bomb_is_cut_at_the_limit(serve: Callable[[Script], RawServer]) -
 def test_a_refused_connection_is_a_transport_failure() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-    session = requests.Session()
+    session = Connections()
     with pytest.raises(WireError) as caught:
         post_within(session, f"http://127.0.0.1:{port}/api", seconds=1, limit=10, params={}, data=[])
     assert caught.value.kind == "transport" and caught.value.reason == "Connection refused"
@@ -175,10 +173,9 @@ def test_a_long_body_is_cut_at_the_limit(serve: Callable[[Script], RawServer]) -
     assert status == 200 and body == b"x" * 1000
 
 
-def test_one_watched_session_serves_exchange_after_exchange(serve: Callable[[Script], RawServer]) -> None:
+def test_one_set_of_connections_serves_exchange_after_exchange(serve: Callable[[Script], RawServer]) -> None:
     server = serve(lambda conn: conn.sendall(answer(b'{"status":"ok"}')))
-    session = requests.Session()
-    watch_session(session, server.url)
+    session = Connections()
     try:
         for _ in range(3):
             assert post_within(session, server.url, seconds=5, limit=100, params={}, data=[]).body == b'{"status":"ok"}'
