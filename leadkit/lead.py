@@ -24,7 +24,8 @@ class LeadIds:
     process's: ``node`` is asked once per process (after a fork, again), and the journal hands each
     process on it a number of its own (:meth:`~leadkit.journal.Journal.node`), so two workers or two
     servers sharing a journal never make the same id; within a process a lock orders the sequence,
-    and past 1000 ids in one millisecond the next waits for the next millisecond.
+    and past 1000 ids in one millisecond the next takes the next millisecond. While the journal cannot
+    give a node (it is down), each id gets a random one, and the node is asked for again next time.
     """
 
     def __init__(self, node: Callable[[], int], clock: Callable[[], int] = time.time_ns) -> None:
@@ -39,7 +40,10 @@ class LeadIds:
     def __call__(self) -> str:
         with self._lock:
             if self._pid != os.getpid():  # a new process (a fork): a node of its own
-                self._node, self._pid, self._last = self._node_of() % 1000, os.getpid(), 0
+                try:
+                    self._node, self._pid, self._last = self._node_of() % 1000, os.getpid(), 0
+                except Exception:  # the journal cannot say now: a random node for this id, and ask again next time
+                    self._node = secrets.randbelow(1000)
             now = self._clock() // 1_000_000
             if now > self._last:
                 self._last, self._sequence = now, 0

@@ -150,13 +150,9 @@ class LeadKit:
         return LandingDesk(name, config, desk, Pages(config, self.templates, self.tokens))
 
     def _node(self) -> int:
-        """This process's number for its lead ids, from the journal; a random one while it cannot say
-        (no lead can be written then anyway, and a clash of two random nodes needs the same millisecond)."""
-        try:
-            return self.journal.node()
-        except Exception:
-            log.warning("the journal could not number this process's leads: a random number is used")
-            return secrets.randbelow(1000)
+        """This process's number for its lead ids, from the journal (:class:`~leadkit.lead.LeadIds` asks
+        again while the journal cannot say)."""
+        return self.journal.node()
 
     def landing(self, name: str | None) -> LandingDesk:
         """A landing by name; the default one (``""``) for none, or for a name no longer configured."""

@@ -225,6 +225,7 @@ class Relay:
         self.max_age = max_age
         #: More work for each pass, after the leads: sending the outbox, asking for statuses.
         self.also = tuple(also)
+        self._parts_said: dict[str, float] = {}
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -247,22 +248,42 @@ class Relay:
             self._thread.join(timeout)
         self._pid = None
 
+    def _part_failed(self, exc: Exception) -> None:
+        """A part of the pass failed: its traceback the first time, then a line a minute while it goes on."""
+        what = f"{type(exc).__name__}: {exc}"
+        last = self._parts_said.get(what)
+        if last is None:
+            log.exception("part of the relay's pass failed; trying again in %.1f s", self.poll)
+        elif time.monotonic() - last < 60:
+            return
+        else:
+            log.warning("part of the relay's pass still fails (%s)", what[:200])
+        self._parts_said = {what: time.monotonic()}
+
     def run_once(self) -> int:
         self.courier.expire(self.max_age)
         busy = self.courier.run_due(stop=self._stop)
         for work in self.also:
             try:
                 busy += work(self._stop)
-            except Exception:  # one part failing (a locked journal, a bug) must not stop the others
-                log.exception("part of the relay's pass failed; trying again in %.1f s", self.poll)
+            except Exception as exc:  # one part failing (a locked journal, a bug) must not stop the others
+                self._part_failed(exc)
         return busy
 
     def _run(self) -> None:
+        said: tuple[str, float] = ("", 0.0)  # the last failure told, and when: the same one is told once a minute
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:  # the loop must outlive a locked database or a bug in one attempt
-                log.exception("the relay's pass failed; trying again in %.1f s", self.poll)
+                said = ("", 0.0)
+            except Exception as exc:  # the loop must outlive a locked database or a bug in one attempt
+                what = f"{type(exc).__name__}: {exc}"
+                if what != said[0]:
+                    log.exception("the relay's pass failed; trying again in %.1f s", self.poll)
+                    said = (what, time.monotonic())
+                elif time.monotonic() - said[1] >= 60:
+                    log.warning("the relay's passes still fail (%s); trying again every %.1f s", what[:200], self.poll)
+                    said = (what, time.monotonic())
                 busy = 0
             if not busy:
                 self._stop.wait(self.poll)

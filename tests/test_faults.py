@@ -5,6 +5,11 @@ real loopback sockets, the sandbox network failing in each way, ``kill -9`` of t
 the network holds the answer to a lead it took (per role); counted at the network. Each scenario
 states how many leads may become two orders: none, except roles without an order id of their own
 (``wm``, ``comp``) whose retry lands after the network's de-duplication window.
+
+The scale-out scenarios run three servers (gunicorn, four workers each) with nothing shared but one
+PostgreSQL database (the session's throwaway cluster, a database each): ``kill -9`` of one server
+mid-send, a network outage, the database stopped and started under load, per role. Where PostgreSQL
+cannot run they are skipped, and the skip says why (:data:`postgres.POSTGRES_MISSING`).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-
 import pytest
+
+from postgres import PostgresServer
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fault_injection.py"
 spec = importlib.util.spec_from_file_location("fault_injection", SCRIPT)
@@ -33,3 +39,19 @@ def test_no_lead_lost_or_sent_twice(name: str, tmp_path: Path) -> None:
     assert figures.journal["rejected"] == figures.journal["dead"] == 0, figures
     if not name.startswith("kill-9"):  # there the customers' connections die with the server
         assert figures.thanked == figures.submitted, "every customer saw the thank-you page"
+
+
+@pytest.mark.parametrize("name", list(faults.SCALE_SCENARIOS))
+def test_scale_out_on_one_database(name: str, tmp_path: Path, postgres_server: PostgresServer) -> None:
+    pytest.importorskip("gunicorn", reason="gunicorn is not installed: `make test` installs it")
+    figures = faults.SCALE_SCENARIOS[name](tmp_path, postgres_server)
+    assert (figures.lost, figures.twice) == (0, figures.expected_twice), figures
+    assert figures.resent == figures.expected_resent or figures.expected_resent is None, figures
+    assert figures.refused == figures.expected_refused, f"what the customers who were not thanked saw: {figures}"
+    assert figures.thanked + sum(figures.refused.values()) == figures.submitted, figures
+    assert figures.journal["pending"] == figures.journal["rejected"] == figures.journal["dead"] == 0, figures
+    if figures.journal_partial:  # the database was down: what the desk sent directly is not in the journal
+        assert figures.delivered >= figures.thanked, "a thank-you only with the lead kept or delivered"
+    else:
+        assert figures.journal["delivered"] == figures.delivered == figures.submitted, figures
+    assert figures.ok, figures

@@ -196,3 +196,19 @@ def test_processes_on_one_journal_never_make_the_same_id(journals: Journals) -> 
     for worker in workers:
         worker.join(timeout=60)
     assert len(made) == 1200 and len(set(made)) == 1200, "four workers in the same millisecond, no id twice"
+
+
+def test_a_process_whose_journal_could_not_give_a_node_asks_again() -> None:
+    answers: list[object] = [RuntimeError("the database is down"), 7]
+
+    def node() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return int(answer)
+
+    ids = LeadIds(node, clock=lambda: 1_764_171_234_567_000_000)
+    first = ids()  # a random node for this one id
+    second = ids()
+    assert second.endswith("007001") or second.endswith("007000"), "the journal's node, once it can say"
+    assert answers == [] and first != second
