@@ -11,20 +11,7 @@ if [ "${BENCH_PHP:-0}" = 1 ]; then
   php -m 2>/dev/null | grep -qx curl || missing+=(php-curl)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "bench-deps: not root with apt-get, so not installing ${missing[*]}; the rows that need them will be skipped"
-  exit 0
-fi
-echo "bench-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# Keep the package scripts from starting a system php-fpm or nginx: the bench runs its own.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
-fi
-{ apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } \
-  || echo "bench-deps: apt-get could not install ${missing[*]}; the rows that need them will be skipped"
-[ "$made_policy" = 1 ] && rm -f "$policy"
+lean=()
+source "$(dirname "$0")/apt.sh"
+install_debian_packages bench-deps "the rows that need them will be skipped"
 exit 0

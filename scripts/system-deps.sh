@@ -16,25 +16,6 @@ command -v npm >/dev/null 2>&1 || [ -x /usr/bin/npm ] || missing+=(npm)
 # Installed without its recommended packages: the server's programs are all the tests need.
 lean=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || lean+=(postgresql)
-[ ${#missing[@]} -eq 0 ] && [ ${#lean[@]} -eq 0 ] && exit 0
-wanted="${missing[*]} ${lean[*]}"
-wanted="${wanted# }" && wanted="${wanted% }"
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "system-deps: not root with apt-get, so not installing $wanted; the tests that need them will skip"
-  exit 0
-fi
-echo "system-deps: installing $wanted"
-export DEBIAN_FRONTEND=noninteractive
-# Keep the package scripts from starting a system nginx on port 80 or PostgreSQL on 5432: the tests
-# run their own.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
-fi
-{ apt-get update -qq \
-    && { [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq "${missing[@]}" >/dev/null; } \
-    && { [ ${#lean[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null; }; } \
-  || echo "system-deps: apt-get could not install $wanted; the tests that need them will skip"
-[ "$made_policy" = 1 ] && rm -f "$policy"
+source "$(dirname "$0")/apt.sh"
+install_debian_packages system-deps "the tests that need them will skip"
 exit 0
