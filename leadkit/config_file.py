@@ -61,10 +61,7 @@ def load_journal_config(path: str | os.PathLike[str] | None = None, *,
     """The ``[journal]`` section alone, for reading the journal (``leadkit journal list``): the file
     is checked as :func:`load_config` checks it, but the network key and the site secret, which
     reading does not use, need not be given."""
-    env = os.environ if environ is None else environ
-    data, base_dir, source = _file(path, env)
-    values, _, _, _ = _checked(data, {}, env, base_dir or Path.cwd(), source, secrets=False)
-    return JournalConfig(**{s.key: values[s.name] for s in JournalConfig.settings})
+    return load_section(path, JournalConfig, environ=environ)
 
 
 def load_section(path: str | os.PathLike[str] | None, kind: type[S],
@@ -74,7 +71,7 @@ def load_section(path: str | os.PathLike[str] | None, kind: type[S],
     env = os.environ if environ is None else environ
     data, base_dir, source = _file(path, env)
     values, _, _, _ = _checked(data, {}, env, base_dir or Path.cwd(), source, secrets=False)
-    return kind(**{s.key: values[s.name] for s in kind.settings})
+    return kind(**{s.key: values.get(s.name, s.default) for s in kind.settings})  # a secret not given: its default
 
 
 def config_from_mapping(data: Mapping[str, object], *, environ: Mapping[str, str] | None = None,
@@ -103,8 +100,9 @@ def _checked(data: Mapping[str, object], sections: Mapping[str, object], env: Ma
     are neither needed nor checked."""
     raw, given, posted, problems = _merge(data, sections, env)
     offer_given = any(name.startswith(f"{OfferConfig.section}.") for name in raw)
-    # Without the secrets, the journal's URL is still read: the commands that read the journal need it.
-    settings = [s for s in SECTION_SETTINGS if (secrets or s.rule.env is None or s.name == "journal.url")
+    # Without the secrets, a secret is checked only when given (journal.url, for the commands that read
+    # the journal): the others are neither needed nor, missing, a problem.
+    settings = [s for s in SECTION_SETTINGS if (secrets or s.rule.env is None or s.name in raw)
                 and (offer_given or not given or s.section != OfferConfig.section)]
     values, bad = check(settings, raw, base)
     problems += bad + problems_between(values)
@@ -219,7 +217,8 @@ def _merge(data: Mapping[str, object], sections: Mapping[str, object],
     raw: dict[str, object] = {}
     lists: dict[str, list[object]] = {LandingConfig.section: [], PostbackConfig.section: []}
     problems = []
-    for origin, layer in (("file", _nested(data)), ("argument", _nested(sections))):
+    arguments = _nested(sections)
+    for origin, layer in (("file", _nested(data)), ("argument", arguments)):
         for section, values in ((section, values) for section, values in layer.items() if values is not None):
             if section in lists:
                 if isinstance(values, (list, tuple)):
@@ -240,7 +239,6 @@ def _merge(data: Mapping[str, object], sections: Mapping[str, object],
                 problems += [Problem(f"{section}.{key}", f"unknown key {section}.{key}"
                                      f"{did_you_mean(key, known[section])}", _UNKNOWN_KEY)
                              for key in values if key not in known[section]]
-    arguments = _nested(sections)
     for s in SETTINGS:
         given = arguments.get(s.section)
         if s.rule.env and env.get(s.rule.env) and not (isinstance(given, Mapping) and s.key in given):

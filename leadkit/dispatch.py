@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 
@@ -98,13 +98,14 @@ class Dispatcher:
                           message.lead_id)
             return self._again(message, owner, f"internal: {type(exc).__name__}", host, None)
         answer = f"HTTP {exchange.status}"
-        refusal = self._refusal(message, exchange)
+        said = _json(exchange.body)  # the destination's JSON, read once (None: none)
+        refusal = self._refusal(message, exchange.status, said)
         if refusal is None:
             self._record(message, owner, "sent", answer=answer)
             log.info("%s %s for lead %s sent to %s: %s", self._label(message), message.event, message.lead_id, host,
                      answer)
             return "sent"
-        if exchange.status in _RETRY_STATUS or exchange.status >= 500 or _busy(message, exchange):
+        if exchange.status in _RETRY_STATUS or exchange.status >= 500 or _busy(message, exchange.status, said):
             return self._again(message, owner, refusal, host,
                                retry_after_seconds(exchange.headers.get("Retry-After")))
         self._record(message, owner, "failed", error=refusal, answer=answer)
@@ -128,23 +129,23 @@ class Dispatcher:
         return get_within(self.http, message.url, seconds=self.timeout, limit=_LIMIT, params=params,
                           redact=token or "", headers=headers)
 
-    def _refusal(self, message: Message, exchange: Exchange) -> str | None:
+    def _refusal(self, message: Message, status: int, body: dict[str, Any] | None) -> str | None:
         """None for a success; else what the destination said, in a few words."""
-        said = self._said(exchange.body)
-        if not 200 <= exchange.status < 300:
-            return f"HTTP {exchange.status}{f' ({said})' if said else ''}"
+        said = self._said(body)
+        if not 200 <= status < 300:
+            return f"HTTP {status}{f' ({said})' if said else ''}"
         if message.target == "tiktok":  # TikTok answers 200 and says in its JSON whether it took the event
-            code = _json_field(exchange.body, "code")
+            code = body.get("code") if body else None
             if code not in (0, "0"):
                 return f"TikTok code {code}{f' ({said})' if said else ''}" if code is not None else \
                     "an answer without TikTok's code"
         return None
 
-    def _said(self, body: bytes) -> str:
+    def _said(self, body: dict[str, Any] | None) -> str:
         """A platform's error message (Facebook's ``error.message``, TikTok's ``message``), cut short."""
-        text = _json_field(body, "message")
-        if text is None:
-            error = _json_field(body, "error")
+        text = body.get("message") if body else None
+        if text is None and body:
+            error = body.get("error")
             text = error.get("message") if isinstance(error, dict) else None
         return self._mask(str(text))[:160] if isinstance(text, str) and text else ""
 
@@ -183,20 +184,21 @@ class Dispatcher:
             self.http.close()
 
 
-def _json_field(body: bytes, name: str) -> object:
+def _json(body: bytes) -> dict[str, Any] | None:
+    """The answer's JSON object, or None."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    return data.get(name) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
 
 
-def _busy(message: Message, exchange: Exchange) -> bool:
+def _busy(message: Message, status: int, body: dict[str, Any] | None) -> bool:
     """TikTok's 200 saying "later": too many requests (40100), its own failure (5xxxx), or no code at all
     (a proxy's page, not TikTok's answer)."""
-    if message.target != "tiktok" or not 200 <= exchange.status < 300:
+    if message.target != "tiktok" or not 200 <= status < 300:
         return False
-    code = _json_field(exchange.body, "code")
+    code = body.get("code") if body else None
     if code is None:
         return True
     number = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else -1

@@ -62,7 +62,7 @@ from .errors import JournalError, RateLimited
 if TYPE_CHECKING:
     from .config import JournalConfig
     from .report import ReportRow
-from .journal_file import create_private, failure, guarded, storable, storable_json
+from .journal_file import create_private, failure, guarded, storable, storable_json, storable_map
 from .journal_outbox import OUTBOX_SCHEMA, Message, OutboxTables, add_messages
 from .journal_status import StatusTables, StatusUpdate
 from .journal_report import ReportTables
@@ -700,8 +700,8 @@ def _row(entry: Entry) -> dict[str, Any]:
     values["payload"] = storable_json(entry.payload)
     values["uncertain"] = int(entry.uncertain)
     values["bad"] = _fields(entry.bad)
-    values["tags"] = storable_json({storable(str(k)): storable(str(v)) for k, v in entry.tags.items()})
-    values["clicks"] = storable_json({storable(str(k)): storable(str(v)) for k, v in entry.clicks.items()})
+    values["tags"] = storable_json(storable_map(entry.tags))
+    values["clicks"] = storable_json(storable_map(entry.clicks))
     return values
 
 

@@ -37,6 +37,7 @@ from .config import Config
 from .config_file import load_config, load_journal_config
 from .journal import DEFAULT_LABEL, STATES, Entry, Journal, landing_label, open_journal
 from .journal_outbox import Message
+from .report import spreadsheet_cell
 from .statuses import STAGES
 
 __all__ = ["add_journal_commands", "run_journal_command"]
@@ -45,8 +46,6 @@ __all__ = ["add_journal_commands", "run_journal_command"]
 EXPORT_COLUMNS = ("id", "state", "landing", "stage", "status", "reason", "payout", "created", "updated", "checked",
                   "call", "attempts", "network_id", "error_code", "error_message", "bad", "last_error", "name", "phone",
                   "email", "country", "ip")
-#: What a spreadsheet takes for the start of a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def add_journal_commands(commands: Any) -> None:
@@ -252,9 +251,7 @@ def _export(entries: Iterable[Entry], form: str, out: TextIO) -> None:
 
 
 def _cell(value: Any) -> str:
-    """A value as a spreadsheet shows it without running it: text that would start a formula gets a ``'``."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_cell("" if value is None else str(value))
 
 
 def _as_dict(entry: Entry) -> dict[str, Any]:

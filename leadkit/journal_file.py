@@ -18,7 +18,7 @@ import re
 import sqlite3
 from pathlib import Path
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Callable, Concatenate, Mapping, ParamSpec, Protocol, TypeVar
 
 from .errors import JournalError
 
@@ -74,6 +74,11 @@ def storable(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     return _CONTROLS.sub(" ", _SURROGATES.sub("\ufffd", value))
+
+
+def storable_map(mapping: Mapping[str, str]) -> dict[str, str]:
+    """A lead's ``tags`` or ``clicks`` as a journal stores them: names and values as text, storable."""
+    return {storable(str(k)): storable(str(v)) for k, v in mapping.items()}
 
 
 def storable_json(value: Any) -> str:

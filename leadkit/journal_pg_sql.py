@@ -18,7 +18,7 @@ from dataclasses import fields
 from typing import Any, Sequence
 
 from .journal import Entry
-from .journal_file import storable, storable_json
+from .journal_file import storable, storable_json, storable_map
 from .journal_outbox import Message
 from .journal_pg_connect import Connection
 from .journal_report import GROUPINGS
@@ -202,8 +202,8 @@ def lead_values(entry: Entry) -> dict[str, Any]:
     values["payload"] = json_text(entry.payload)
     values["uncertain"] = bool(entry.uncertain)
     values["bad"] = names(entry.bad)
-    values["tags"] = json_text({storable(str(k)): storable(str(v)) for k, v in entry.tags.items()})
-    values["clicks"] = json_text({storable(str(k)): storable(str(v)) for k, v in entry.clicks.items()})
+    values["tags"] = json_text(storable_map(entry.tags))
+    values["clicks"] = json_text(storable_map(entry.clicks))
     return values
 
 

@@ -332,8 +332,10 @@ class LeadKit:
             self._warn_of_unlisted_embedder(request, response)
         else:
             response = self.pages.page("order.html", {"form": form}, 200, texts)
-        if fresh or self.visits.query_clicks(request.environ):
-            response.headers.add("Set-Cookie", self.visits.tag_cookie_header(request.environ, tags))
+        clicks = self.visits.query_clicks(request.environ)
+        if fresh or clicks:
+            all_clicks = merge_tags(self.visits.cookie_clicks(request.environ), clicks)
+            response.headers.add("Set-Cookie", self.visits.tag_cookie_header(request.environ, tags, all_clicks))
         return response
 
     def embed_script(self, request: Request) -> Response:

@@ -215,6 +215,10 @@ def new_owner() -> str:
     return f"{os.getpid()}-{secrets.token_hex(6)}"
 
 
+#: What the relay calls its pass when telling of its failures.
+_PASS = "the relay's pass"
+
+
 class Relay:
     """The background retry loop of one process; :meth:`ensure_running` starts it after a fork too."""
 
@@ -225,7 +229,7 @@ class Relay:
         self.max_age = max_age
         #: More work for each pass, after the leads: sending the outbox, asking for statuses.
         self.also = tuple(also)
-        self._parts_said: dict[str, float] = {}
+        self._told: dict[str, tuple[str, float]] = {}  # what failed: the failure last told, and when
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -248,17 +252,18 @@ class Relay:
             self._thread.join(timeout)
         self._pid = None
 
-    def _part_failed(self, exc: Exception) -> None:
-        """A part of the pass failed: its traceback the first time, then a line a minute while it goes on."""
-        what = f"{type(exc).__name__}: {exc}"
-        last = self._parts_said.get(what)
-        if last is None:
-            log.exception("part of the relay's pass failed; trying again in %.1f s", self.poll)
-        elif time.monotonic() - last < 60:
+    def _failed(self, what: str, exc: Exception) -> None:
+        """``what`` failed: its traceback the first time, then a line a minute while the same failure
+        goes on (a database down for a while must not fill the log with a traceback each pass)."""
+        failure = f"{type(exc).__name__}: {exc}"
+        told, when = self._told.get(what, ("", 0.0))
+        if failure != told:
+            log.exception("%s failed; trying again in %.1f s", what, self.poll)
+        elif time.monotonic() - when < 60:
             return
         else:
-            log.warning("part of the relay's pass still fails (%s)", what[:200])
-        self._parts_said = {what: time.monotonic()}
+            log.warning("%s still fails (%s); trying again every %.1f s", what, failure[:200], self.poll)
+        self._told[what] = (failure, time.monotonic())
 
     def run_once(self) -> int:
         self.courier.expire(self.max_age)
@@ -267,23 +272,16 @@ class Relay:
             try:
                 busy += work(self._stop)
             except Exception as exc:  # one part failing (a locked journal, a bug) must not stop the others
-                self._part_failed(exc)
+                self._failed("part of the relay's pass", exc)
         return busy
 
     def _run(self) -> None:
-        said: tuple[str, float] = ("", 0.0)  # the last failure told, and when: the same one is told once a minute
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-                said = ("", 0.0)
+                self._told.pop(_PASS, None)  # the pass worked: a failure again is told in full
             except Exception as exc:  # the loop must outlive a locked database or a bug in one attempt
-                what = f"{type(exc).__name__}: {exc}"
-                if what != said[0]:
-                    log.exception("the relay's pass failed; trying again in %.1f s", self.poll)
-                    said = (what, time.monotonic())
-                elif time.monotonic() - said[1] >= 60:
-                    log.warning("the relay's passes still fail (%s); trying again every %.1f s", what[:200], self.poll)
-                    said = (what, time.monotonic())
+                self._failed(_PASS, exc)
                 busy = 0
             if not busy:
                 self._stop.wait(self.poll)

@@ -144,9 +144,14 @@ def _cut(name: str) -> str:
     return name if len(name) <= _WIDEST_GROUP else name[:_WIDEST_GROUP - 1] + "…"
 
 
+def spreadsheet_cell(text: str) -> str:
+    """Text as a spreadsheet shows it without running it: one that would start a formula gets a ``'``."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def _cell(text: str) -> str:
     # The default landing's "-" alone is no formula: kept as it is, as the table shows it.
-    return f"'{text}" if text != DEFAULT_LABEL and text.startswith(_FORMULA_STARTS) else text
+    return text if text == DEFAULT_LABEL else spreadsheet_cell(text)
 
 
 def _midnight(day: date) -> float:

@@ -64,10 +64,6 @@ class StatusSync:
         self._call, self._param = STATUS_CALLS[role]
         self._warned: set[str] = set()
 
-    def first_check(self, created: float) -> float:
-        """When a lead delivered now is first asked about."""
-        return self.clock() + self.config.interval
-
     def run_due(self, stop: threading.Event | None = None, most: int = 1000) -> int:
         """Ask about due leads, batch after batch, until none is due (or ``most`` were asked
         about); how many were claimed."""

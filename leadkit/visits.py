@@ -138,12 +138,8 @@ class Visits:
 
     # -- cookies --------------------------------------------------------------
 
-    def tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str],
-                          clicks: Mapping[str, str] | None = None) -> str:
-        """The ``Set-Cookie`` value keeping ``tags`` and ``clicks`` for the order (without ``clicks``:
-        the cookie's own and the query string's)."""
-        if clicks is None:
-            clicks = merge_tags(self.cookie_clicks(environ), self.query_clicks(environ))
+    def tag_cookie_header(self, environ: Mapping[str, Any], tags: Mapping[str, str], clicks: Mapping[str, str]) -> str:
+        """The ``Set-Cookie`` value keeping ``tags`` and ``clicks`` for the order."""
         return self._cookie(environ, self.tag_cookie.name, self.tag_cookie.dumps({**clicks, **tags}),
                             self.tag_cookie.max_age)
 
