@@ -83,6 +83,7 @@ class Answer:
     retry_after: float | None = None
     detail: str = ""
     elapsed: float = 0.0
+    resent: bool = False  # the request went twice on the wire (Exchange.resent): it may have arrived before
 
     @property
     def delivered(self) -> bool:

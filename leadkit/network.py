@@ -52,7 +52,7 @@ class NetworkClient:
             exchange = post_within(self.http, self.url, seconds=self.config.timeout, limit=_MAX_BODY,
                                    params={"id": self.config.key}, data=encode_form(payload),
                                    redact=self.config.key)
-            answer = classify(exchange.status, exchange.headers, exchange.body)
+            answer = replace(classify(exchange.status, exchange.headers, exchange.body), resent=exchange.resent)
         except WireError as exc:
             detail = {"timeout": f"no complete answer from {self.url} within {self.config.timeout:g} s",
                       "encoding": f"the answer from {self.url} could not be decoded: {exc.reason}",

@@ -5,8 +5,9 @@ An attempt claims the lead, sends it, and records what happened:
 - delivered: the network id and the autologin ``url`` are stored;
 - a final error: stored as ``rejected``, never retried; except ``duplicate``
   for a lead an earlier attempt of which may have arrived (a dropped
-  connection, a timeout, a 5xx): that is the network saying it already has
-  the lead, so it counts as delivered;
+  connection, a timeout, a 5xx, or this attempt's own request sent again after a
+  kept-alive connection closed under it): that is the network saying it already
+  has the lead, so it counts as delivered;
 - retryable: stays ``pending`` with the next attempt after a jittered,
   capped exponential backoff that honours ``Retry-After``.
 
@@ -66,7 +67,7 @@ def outcome_for(answer: Answer, entry: Entry, policy: RetryPolicy, now: float | 
     if answer.delivered:
         return Outcome("delivered", network_id=answer.network_id or answer.uid, redirect=answer.url,
                        error=None)
-    if answer.rejected and answer.error == "duplicate" and entry.uncertain:
+    if answer.rejected and answer.error == "duplicate" and (entry.uncertain or answer.resent):
         return Outcome("delivered", error="duplicate after an attempt that may have arrived: counted as delivered")
     if answer.rejected:
         return Outcome("rejected", error=answer.detail, error_code=answer.error, error_message=answer.message,

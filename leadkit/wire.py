@@ -14,6 +14,9 @@ entire exchange instead:
   claims an encoding it does not have, or stops short of its
   ``Content-Length``, is a :class:`WireError`, never an exception of urllib3's.
 
+A kept-alive connection the server closed before answering is no failure: the request goes again
+on another connection (see :func:`_stale`).
+
 The watchdog finds the socket through the connection classes every pool of :class:`Connections`
 makes its connections with.
 """
@@ -54,11 +57,14 @@ class WireError(Exception):
 
 @dataclass(frozen=True)
 class Exchange:
-    """A complete answer: status, headers and the decoded body (cut to the limit)."""
+    """A complete answer: status, headers and the decoded body (cut to the limit). ``resent``: the
+    request went again after a kept-alive connection closed under it (see :func:`_stale`), so in
+    the rare case that server had read it after all, it has it twice."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    resent: bool = False
 
 
 class _Deadline:
@@ -84,6 +90,7 @@ class _Deadline:
     def finish(self) -> None:
         with self._lock:
             self.done = True
+            self._sock = None  # the watchdog keeps a finished deadline until its time: not the socket
 
     def expire(self) -> None:
         with self._lock:
@@ -141,10 +148,21 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Watched:
-    """Mixed into urllib3's connections: the socket of each response is handed to the deadline."""
+    """Mixed into urllib3's connections: the socket of each response is handed to the deadline, and
+    each request notes whether its socket already carried an exchange (kept alive) or is new."""
 
     sock: socket.socket | None
     timeout: float | None
+    _exchanges = 0  # on the current socket
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._exchanges = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _current.reused = self.sock is not None and self._exchanges > 0
+        super().request(*args, **kwargs)  # type: ignore[misc]  # connects first when the socket is new
+        self._exchanges += 1
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         deadline: _Deadline | None = getattr(_current, "deadline", None)
@@ -213,8 +231,13 @@ class Connections:
         return len(self._direct.pools) + sum(len(m.pools) for m in self._through.values())
 
     def close(self) -> None:
-        self._direct.clear()
-        for manager in self._through.values():
+        """Close every kept-alive connection (urllib3 2's ``PoolManager.clear`` forgets its pools
+        without closing them: their sockets stayed open until collected)."""
+        for manager in (self._direct, *self._through.values()):
+            for key in list(manager.pools.keys()):
+                pool = manager.pools.get(key)
+                if pool is not None:
+                    pool.close()
             manager.clear()
 
 
@@ -250,18 +273,27 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
     _current.deadline = deadline
     _watchdog.watch(deadline)
     target = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
+    resent = False
     try:
-        response = http.manager_for(url).request(
-            method, target, body=body, headers={**http.headers, **(headers or {})},
-            timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False, redirect=False,
-            preload_content=False, decode_content=False)
+        while True:
+            _current.reused = False
+            try:
+                response = http.manager_for(url).request(
+                    method, target, body=body, headers={**http.headers, **(headers or {})},
+                    timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False, redirect=False,
+                    preload_content=False, decode_content=False)
+                break
+            except urllib3.exceptions.ProtocolError as exc:
+                if not _stale(exc) or deadline.expired:
+                    raise
+                resent = True
         try:
             raw = response.read(limit + 1, decode_content=False)
             deadline.finish()
             if deadline.expired:  # the watchdog cut the socket: what was read is not the whole answer
                 raise WireError("timeout", f"no complete answer within {seconds:g} s")
             _check_length(raw, response.headers.get("Content-Length"), limit)
-            exchange = Exchange(response.status, response.headers, _decoded(raw, response.headers, limit))
+            exchange = Exchange(response.status, response.headers, _decoded(raw, response.headers, limit), resent)
         except BaseException:
             response.close()  # a connection in an unknown state is not used again
             raise
@@ -280,6 +312,16 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
     finally:
         deadline.finish()
         _current.deadline = None
+
+
+def _stale(exc: urllib3.exceptions.ProtocolError) -> bool:
+    """A kept-alive connection the server had closed (or reset) before any answer: the server closes
+    idle connections when it likes, and one may close just as a request leaves. Such a request is
+    sent again on another connection, whatever its method, as browsers do (Chromium resends on a
+    reused socket closed or reset before a byte of the answer): the server did not read it. A new
+    connection's failure is never sent again; each resend uses up one kept-alive connection, so the
+    resends end when the pool's idle connections do, or at the deadline."""
+    return bool(getattr(_current, "reused", False)) and any(isinstance(arg, ConnectionError) for arg in exc.args)
 
 
 def _check_length(raw: bytes, content_length: str | None, limit: int) -> None:

@@ -8,13 +8,16 @@ from urllib.parse import urlencode
 
 import pytest
 
+from leadkit.journal import Entry
 from leadkit.lead import Lead
 from leadkit.network import NetworkClient, _KeyScrubber
 from leadkit.form import Order
 from leadkit.payload import build_payload
 from leadkit.phone import parse_phone
+from leadkit.relay import RetryPolicy, outcome_for
 from leadkit.testing.sandbox import SandboxNetwork
 from leadkit.visitor import Visitor
+from rawserver import RawServer, answer
 from support import KEY, make_config
 
 
@@ -161,3 +164,27 @@ def test_a_network_that_echoes_the_key_gets_it_masked_in_every_text_of_the_answe
     assert (answer.outcome, answer.error) == ("rejected", "key")
     assert answer.message == "The key *** (sent as id=***) is not valid" and answer.info == "key ***"
     assert "5eed0f3a" not in answer.detail and "***" in answer.detail
+
+
+def test_a_lead_sent_again_after_a_kept_alive_connection_closed_and_answered_duplicate_is_delivered() -> None:
+    """The network answers one lead, then reads the next on the same kept-alive connection and
+    closes it without a word (as if it had stored the lead and crashed); on the new connection it
+    says ``duplicate``. The resend is known, so the lead counts as delivered, not refused."""
+    def script(conn: socket.socket) -> None:
+        if server.connections == 1:
+            conn.sendall(answer(b'{"status":"ok","id":1001}', "Content-Type: application/json"))
+            server.read_request(conn)  # the second lead, read and never answered
+        else:
+            conn.sendall(answer(b'{"status":"error","error":"duplicate"}', "Content-Type: application/json"))
+
+    server = RawServer(script)
+    try:
+        config = make_config("wm", "dalead", api=server.url.rsplit("/", 2)[0])
+        client = NetworkClient(config.network)
+        first, second = (client.send(build_payload(lead(), config)) for _ in range(2))
+    finally:
+        server.close()
+    assert first.delivered and first.network_id == "1001" and not first.resent
+    assert second.resent and (second.outcome, second.error) == ("rejected", "duplicate")
+    assert outcome_for(second, Entry(id="1", call="wm/push", payload={}), RetryPolicy()).state == "delivered"
+    assert server.connections == 2 and server.requests == 3

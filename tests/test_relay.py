@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pytest
@@ -133,6 +134,8 @@ DUPLICATE = Answer("rejected", error="duplicate", detail="the network refused th
                  ("delivered", None, None, None, None, None, False), id="duplicate-after-an-uncertain-attempt"),
     pytest.param(DUPLICATE, entry(), ("rejected", None, None, "duplicate", None, None, False),
                  id="duplicate-on-the-first-attempt"),
+    pytest.param(replace(DUPLICATE, resent=True), entry(), ("delivered", None, None, None, None, None, False),
+                 id="duplicate-when-this-attempt-went-twice-on-the-wire"),
     pytest.param(DUPLICATE, entry(attempts=2), ("rejected", None, None, "duplicate", None, None, False),
                  id="duplicate-after-attempts-that-surely-failed"),
 ])

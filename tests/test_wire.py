@@ -4,71 +4,15 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
+import struct
 from typing import Callable, Iterator
 
 import pytest
 
 from leadkit.wire import Connections, WireError, post_within
 
-Script = Callable[[socket.socket], None]
-
-
-class RawServer:
-    """Answers each connection with a script of raw bytes, after reading the request."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.sent = 0  # bytes of drip sent before the client went away
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/wm/push.json"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            with conn:
-                _read_request(conn)
-                try:
-                    self.script(conn)
-                except OSError:
-                    pass
-
-    def drip(self, conn: socket.socket, data: bytes, every: float = 0.2) -> None:
-        """Send ``data`` a byte at a time; stops when the client has gone or the test ends."""
-        for byte in data:
-            if self._stop.wait(every):
-                return
-            conn.sendall(bytes([byte]))
-            self.sent += 1
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.listener.close()
-
-
-def _read_request(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
-    while len(rest) < length:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        rest += chunk
+from rawserver import RawServer, Script, answer
+from support import wait_for
 
 
 @pytest.fixture()
@@ -92,11 +36,6 @@ def post(server: RawServer, seconds: float = 1.0, limit: int = 1024) -> tuple[in
         return exchange.status, exchange.body
     finally:
         session.close()
-
-
-def answer(body: bytes, *headers: str) -> bytes:
-    lines = ["HTTP/1.1 200 OK", f"Content-Length: {len(body)}", *headers, "", ""]
-    return "\r\n".join(lines).encode() + body
 
 
 DRIP = 60  # bytes dripped one per 0.2 s: 12 s in all, far past the 1 s deadline
@@ -173,11 +112,83 @@ def test_a_long_body_is_cut_at_the_limit(serve: Callable[[Script], RawServer]) -
     assert status == 200 and body == b"x" * 1000
 
 
-def test_one_set_of_connections_serves_exchange_after_exchange(serve: Callable[[Script], RawServer]) -> None:
-    server = serve(lambda conn: conn.sendall(answer(b'{"status":"ok"}')))
+OK = answer(b'{"status":"ok"}')
+
+
+def exchanges(server: RawServer, count: int) -> list[tuple[bytes, bool]]:
+    """``count`` exchanges in a row through one set of connections: their bodies, and whether each
+    request went twice."""
     session = Connections()
     try:
-        for _ in range(3):
-            assert post_within(session, server.url, seconds=5, limit=100, params={}, data=[]).body == b'{"status":"ok"}'
+        done = [post_within(session, server.url, seconds=60, limit=100, params={}, data=[("n", str(n))])
+                for n in range(count)]
+        return [(exchange.body, exchange.resent) for exchange in done]
     finally:
         session.close()
+
+
+def test_one_connection_serves_exchange_after_exchange(serve: Callable[[Script], RawServer]) -> None:
+    def keep_alive(conn: socket.socket) -> None:
+        conn.sendall(OK)
+        while server.read_request(conn):
+            conn.sendall(OK)
+
+    server = serve(keep_alive)
+    session = Connections()
+    for _ in range(3):  # a long deadline: nothing may hold the socket until it passes
+        assert post_within(session, server.url, seconds=60, limit=100, params={}, data=[]).body == b'{"status":"ok"}'
+    assert server.connections == 1 and server.requests == 3 and server.hung_up == 0
+    session.close()
+    assert wait_for(lambda: server.hung_up == 1, timeout=5)  # closed by close(), not left to the collector
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_no_failure(serve: Callable[[Script], RawServer]) -> None:
+    """The server closes an idle connection just as the next request arrives (it reads it, then
+    closes without a word): the request goes again on a new connection, once."""
+    def answer_one_then_close(conn: socket.socket) -> None:
+        conn.sendall(OK)
+        server.read_request(conn)
+
+    server = serve(answer_one_then_close)
+    assert exchanges(server, 3) == [(b'{"status":"ok"}', False), (b'{"status":"ok"}', True),
+                                    (b'{"status":"ok"}', True)]
+    assert server.connections == 3 and server.requests == 5  # two requests met a closing connection
+    assert wait_for(lambda: server.hung_up == 1, timeout=5)  # the last one closed by close(), long before 60 s
+
+
+def test_a_kept_alive_connection_reset_by_the_server_is_no_failure(serve: Callable[[Script], RawServer]) -> None:
+    def answer_one_then_reset(conn: socket.socket) -> None:
+        conn.sendall(OK)
+        if server.read_request(conn):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close() sends RST
+
+    server = serve(answer_one_then_reset)
+    assert exchanges(server, 2) == [(b'{"status":"ok"}', False), (b'{"status":"ok"}', True)]
+    assert server.connections == 2 and server.requests == 3
+
+
+def test_a_new_connection_closed_without_an_answer_is_not_sent_again(serve: Callable[[Script], RawServer]) -> None:
+    server = serve(lambda conn: None)  # reads the request, closes
+    with pytest.raises(WireError) as caught:
+        exchanges(server, 1)
+    assert caught.value.reason == "the connection closed without an answer"
+    assert server.connections == 1 and server.requests == 1
+
+
+def test_a_kept_alive_connection_that_answers_garbage_is_not_sent_again(
+        serve: Callable[[Script], RawServer]) -> None:
+    """The server read the request and answered, badly: that is its answer, not a stale connection."""
+    def answer_then_garbage(conn: socket.socket) -> None:
+        conn.sendall(OK)
+        if server.read_request(conn):
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+    server = serve(answer_then_garbage)
+    session = Connections()
+    try:
+        assert post_within(session, server.url, seconds=5, limit=100, params={}, data=[]).body == b'{"status":"ok"}'
+        with pytest.raises(WireError):
+            post_within(session, server.url, seconds=5, limit=100, params={}, data=[])
+    finally:
+        session.close()
+    assert server.connections == 1 and server.requests == 2
