@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from babel import Locale, UnknownLocaleError
-from babel.languages import get_official_languages
-from babel.numbers import format_currency
+# Babel is imported by the functions that format, when a price is first shown: not with leadkit.
 
 if TYPE_CHECKING:
     from .config import OfferConfig
@@ -66,6 +64,9 @@ def prices(offer: OfferConfig) -> dict[str, GeoPrice]:
 def format_price(price: Amount, currency: str, language: str) -> str:
     """``price`` in ``currency`` as ``language`` writes it (``"39 €"`` in ``"pt_PT"``, ``"39,90 €"``):
     a whole amount without decimals, any other with the currency's own (two for the euro)."""
+    from babel import Locale
+    from babel.numbers import format_currency
+
     locale = Locale.parse(language)
     amount = Decimal(str(price))
     pattern = copy.copy(locale.currency_formats["standard"])
@@ -79,6 +80,9 @@ def locale_for(country: str, language: str | None = None) -> str:
     """The locale prices are written in for a customer in ``country``: ``language`` there (``"pt"`` in
     Portugal: ``"pt_PT"``), else the country's first official language there, else ``language`` alone,
     else English."""
+    from babel import Locale, UnknownLocaleError
+    from babel.languages import get_official_languages
+
     region = country.upper()
     languages = [language] if language else list(get_official_languages(region))
     for code in languages:

@@ -13,14 +13,12 @@ landing takes them, and :mod:`leadkit.config` takes them for ``[offer]`` and ``[
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from babel import Locale, UnknownLocaleError
-from babel.numbers import list_currencies
 
 from .errors import ConfigError, Problem
 from .geo import Amount, GeoPrice
@@ -55,7 +53,12 @@ STATIC = table(text(), FIELD_VALUE, "must be a table of field = value, like { cu
 FOLDER = location("must be a folder path", folder=True)
 #: The keys of an ``[offer.geo.XX]`` table.
 GEO_KEYS = ("price", "old_price", "currency", "base")
-_CURRENCIES = frozenset(code.lower() for code in list_currencies())
+@functools.cache
+def _currencies() -> frozenset[str]:
+    """The currency codes Babel knows, lower-cased (Babel imported when a config is read, not with leadkit)."""
+    from babel.numbers import list_currencies
+
+    return frozenset(code.lower() for code in list_currencies())
 _MOST = 1_000_000_000
 _REGION = region(lower=True)
 
@@ -82,7 +85,7 @@ def _geo_price(country: str, entry: object, sub: str) -> GeoPrice:
         if key not in entry:
             raise Invalid(f"is missing: {what}", sub=f"{sub}.{key}")
     currency = entry["currency"]
-    if not isinstance(currency, str) or currency.lower() not in _CURRENCIES:
+    if not isinstance(currency, str) or currency.lower() not in _currencies():
         raise Invalid(f"must be a currency's ISO 4217 code, like 'eur', 'pln' or 'kzt' (got {currency!r})", currency,
                       f"{sub}.currency")
     price = _amount(entry["price"], f"{sub}.price")
@@ -119,6 +122,8 @@ def _language(value: object, base: Path) -> str:
         raise ValueError
     language, _, country = value.replace("-", "_").partition("_")
     normal = language.lower() + (f"_{country.upper()}" if country else "")
+    from babel import Locale, UnknownLocaleError
+
     try:
         Locale.parse(normal)
     except (ValueError, UnknownLocaleError):

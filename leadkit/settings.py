@@ -10,6 +10,7 @@ value normalized (a tuple, a resolved path) and accepts what it returns.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import os
 import re
@@ -19,8 +20,6 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, overload
 from urllib.parse import urlsplit
-
-import phonenumbers
 
 from .errors import ConfigError, Problem
 
@@ -116,8 +115,15 @@ def text(fix: str = "must be text", pattern: str = "(?s:.*)", *, refused: Collec
 
 def region(fix: str = "", *, lower: bool = False) -> Rule[str]:
     """A two-letter country code phone numbers are known for."""
-    return valid(fix, str, lambda value: len(value) == 2 and value.upper() in phonenumbers.SUPPORTED_REGIONS,
+    return valid(fix, str, lambda value: len(value) == 2 and value.upper() in _phone_regions(),
                  str.lower if lower else str.upper)
+
+
+@functools.cache
+def _phone_regions() -> frozenset[str]:
+    import phonenumbers  # when a config is read, not with leadkit (a tenth of its import time)
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def number(kind: type[N], low: float, high: float, fix: str = "", *, above: bool = False) -> Rule[N]:

@@ -9,12 +9,17 @@ characters, the network's limit.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import threading
+import time
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 
 __all__ = [
     "CLICK_IDS",
@@ -136,27 +141,82 @@ class TagCookie:
         self.name = name
         self.max_age = days * 24 * 3600
         self._names = frozenset(names)
-        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON)
+        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON,
+                                                  signer=_PreparedSigner)
+        self._signer = self._serializer.make_signer()
+        self._verified = _Verified()
 
     def dumps(self, tags: Mapping[str, str]) -> str:
         kept = {k: v for k, v in tags.items() if k in self._names and v}
-        value = self._serializer.dumps(kept)
+        value = self._dumps(kept)
         while len(value) > _MAX_COOKIE_TAGS and kept:
             kept.pop(max(kept, key=lambda k: len(kept[k])))  # drop the longest until it fits
-            value = self._serializer.dumps(kept)
+            value = self._dumps(kept)
         return value
+
+    def _dumps(self, kept: Mapping[str, str]) -> str:
+        """``URLSafeTimedSerializer.dumps`` with the signer made once (it made one per call)."""
+        return self._signer.sign(self._serializer.dump_payload(kept)).decode("ascii")
 
     def loads(self, value: str | None) -> dict[str, str]:
         if not value or len(value) > 4096:
             return {}
+        known = self._verified.get(value)
+        if known is not None:
+            signed_at, tags = known  # expired as itsdangerous has it: whole seconds past max_age
+            return dict(tags) if int(time.time()) - signed_at <= self.max_age else {}
         try:
-            data = self._serializer.loads(value, max_age=self.max_age)
+            data, signed = self._serializer.loads(value, max_age=self.max_age, return_timestamp=True)
         except (BadData, ValueError, TypeError):  # BadData: bad signature, expired, or unreadable payload
             return {}
         if not isinstance(data, dict):
             return {}
         cleaned = {k: clean_value(v) for k, v in data.items() if k in self._names and isinstance(v, str)}
-        return {k: v for k, v in cleaned.items() if v}
+        tags = {k: v for k, v in cleaned.items() if v}
+        self._verified.put(value, (int(signed.timestamp()), tags))
+        return dict(tags)
+
+
+class _Verified:
+    """Cookies whose signature was checked, with what they hold and when they were signed: a visitor
+    sends the same cookie with every page and every asset the site serves through leadkit, and
+    checking it again (HMAC, base64, JSON) was most of what leadkit cost such a request. Bounded:
+    the oldest entry goes when it is full. Only genuine cookies are kept (a forged one is checked
+    each time it comes, and costs the forger that)."""
+
+    SIZE = 512
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, value: str) -> tuple[int, dict[str, str]] | None:
+        return self._entries.get(value)
+
+    def put(self, value: str, entry: tuple[int, dict[str, str]]) -> None:
+        with self._lock:
+            if len(self._entries) >= self.SIZE:
+                self._entries.pop(next(iter(self._entries)), None)
+            self._entries[value] = entry
+
+
+class _OneShotHMAC(HMACAlgorithm):
+    """itsdangerous' HMAC with the one-call C ``hmac.digest`` (``hmac.new`` builds a Python object)."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, self.digest_method)
+
+
+class _PreparedSigner(TimestampSigner):
+    """itsdangerous' ``TimestampSigner``, the same bytes, with the key derived once, not per signature."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("algorithm", _OneShotHMAC(hashlib.sha1))
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._key = super().derive_key()
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._key if secret_key is None else super().derive_key(secret_key)
 
 
 class _CompactJSON:

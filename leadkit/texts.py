@@ -11,13 +11,18 @@ code that logs it; this module is only what a customer reads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from babel.support import NullTranslations
+if TYPE_CHECKING:
+    from babel.support import NullTranslations
 
-from .i18n import RTL_LANGUAGES, territory_name, translations
+# leadkit.i18n (and Babel with it) is imported when a language is first used, not with leadkit:
+# errors.py names its sentences from here, and ``import leadkit`` must stay light.
 
-__all__ = ["PLURALS", "TEXTS", "Texts", "english"]
+__all__ = ["PLURALS", "RTL_LANGUAGES", "TEXTS", "Texts", "english"]
+
+#: The languages written right to left (``<html dir="rtl">``).
+RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "yi", "dv", "ku", "ug"})
 
 
 def N_(message: str) -> str:
@@ -145,6 +150,8 @@ class Texts:
     def _catalog(self) -> NullTranslations:
         """The language's messages, read when first needed (not when leadkit is imported); cached by
         :func:`leadkit.i18n.translations`."""
+        from .i18n import translations
+
         return translations(self.language, self._locale_dir)
 
     def __call__(self, key: str, **values: Any) -> str:
@@ -168,6 +175,8 @@ class Texts:
 
     def country(self, code: str) -> str:
         """A country's name in this language ("Polska")."""
+        from .i18n import territory_name
+
         return territory_name(code, self.language)
 
     def countries(self, codes: Sequence[str]) -> str:

@@ -13,7 +13,10 @@ Reads the WSGI environ; sets nothing itself (the middleware adds the headers).
 
 from __future__ import annotations
 
+import functools
 import re
+import time
+from email.utils import formatdate
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
@@ -36,6 +39,18 @@ log = logger("leadkit.visits")
 #: The ad platforms' own cookies, read at the order: Meta's browser and click ids, TikTok's browser id.
 BROWSER_COOKIES = {"_fbp": "fbp", "_fbc": "fbc", "_ttp": "ttp"}
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SIGNED_VALUE = re.compile(r"[A-Za-z0-9._-]+")  # itsdangerous' URL-safe alphabet
+
+
+def _expires(max_age: int) -> str:
+    """``Expires`` for a cookie of ``max_age`` seconds set now, as an HTTP date (made once a second)."""
+    return _http_date(int(time.time()) + max_age)
+
+
+@functools.lru_cache(maxsize=8)
+def _http_date(at: int) -> str:
+    return formatdate(at, usegmt=True)
 #: Where a request's environ keeps what was read of it once.
 _COOKIE_KEY, _QUERY_KEY = "leadkit.cookie_values", "leadkit.query_pairs"
 
@@ -52,6 +67,18 @@ class Visits:
         self.click_names = CLICK_IDS + tuple(f"pixel_{platform}" for platform in PLATFORMS)
         self.tag_cookie = TagCookie(site.secret, self.tag_names + self.click_names, name=tags.cookie, days=tags.days)
         self.lead_cookie = LeadCookie(site.secret)
+        self._tag_cookie_pair = re.compile(rf"(?:^|;)[ \t]*{re.escape(tags.cookie)}=([^;]*)")
+
+    def _tag_cookie_value(self, header: str) -> str | None:
+        """The tag cookie's value in a ``Cookie`` header, as werkzeug's ``parse_cookie`` reads it (the
+        first of its name), found without parsing every other cookie of the site."""
+        found = self._tag_cookie_pair.search(header)
+        if found is None:
+            return None
+        value = found.group(1).strip(" \t")
+        if value.startswith('"'):  # quoted: werkzeug's rules for what is inside
+            return parse_cookie(header).get(self.tag_cookie.name)
+        return value
 
     # -- tags -----------------------------------------------------------------
 
@@ -97,7 +124,7 @@ class Visits:
         if kept is None:
             header = environ.get("HTTP_COOKIE", "")
             # Most requests carry no tag cookie: no parsing at all for them.
-            value = parse_cookie(header).get(self.tag_cookie.name) if self.tag_cookie.name in header else None
+            value = self._tag_cookie_value(header) if self.tag_cookie.name in header else None
             kept = self.tag_cookie.loads(value)
             if isinstance(environ, dict):
                 environ[_COOKIE_KEY] = kept
@@ -154,8 +181,13 @@ class Visits:
     def _cookie(self, environ: Mapping[str, Any], name: str, value: str, max_age: int) -> str:
         scheme = visitor_scheme(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"),
                                 self.config.site.trusted_proxies)
-        return dump_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
-                           secure=scheme == "https")
+        if not (_COOKIE_NAME.fullmatch(name) and _SIGNED_VALUE.fullmatch(value)):  # never so today: the safe way
+            return dump_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
+                               secure=scheme == "https")
+        # What werkzeug's dump_cookie writes for these, byte for byte, without its per-call work
+        # (quoting checks, a datetime for Expires): a signed value needs no quoting.
+        secure = "; Secure" if scheme == "https" else ""
+        return f"{name}={value}; Expires={_expires(max_age)}; Max-Age={max_age}{secure}; HttpOnly; Path=/; SameSite=Lax"
 
 
 def _latin1_to_text(value: str) -> str:

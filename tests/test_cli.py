@@ -294,3 +294,14 @@ pixel = "123456789012345"
 def test_check_says_when_no_one_hears_of_leads(secrets_in_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--config", str(EXAMPLE)]) == 0
     assert "no [[postback]] and no [capi.*]" in capsys.readouterr().out
+
+
+def test_import_leadkit_leaves_the_heavy_libraries_for_when_they_are_needed() -> None:
+    """``import leadkit`` (and the command line, before it knows its command) imports none of what
+    the pages, the forms, languages and phone numbers need: Babel, phonenumbers, werkzeug, Jinja,
+    urllib3. ``make bench`` measures the time; this keeps an import from slipping back in."""
+    heavy = ("babel", "phonenumbers", "werkzeug", "jinja2", "urllib3", "psycopg")
+    code = ("import sys, leadkit, leadkit.cli\n"
+            f"print(sorted(name for name in {heavy!r} if name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -9,6 +9,8 @@ import types
 import itsdangerous
 import itsdangerous.timed
 import pytest
+
+import leadkit.tags
 from itsdangerous.encoding import base64_encode
 
 from leadkit.tags import (
@@ -156,9 +158,11 @@ def cookie() -> TagCookie:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
-    """itsdangerous.timed reads the time as ``time.time()``; give it a clock the test sets."""
+    """itsdangerous.timed (and TagCookie, for the cookies it has checked already) read the time as
+    ``time.time()``; give them a clock the test sets."""
     now = types.SimpleNamespace(value=1_700_000_000.0)
     monkeypatch.setattr(itsdangerous.timed, "time", types.SimpleNamespace(time=lambda: now.value))
+    monkeypatch.setattr(leadkit.tags, "time", types.SimpleNamespace(time=lambda: now.value))
     return now
 
 
@@ -249,6 +253,36 @@ def test_cookie_expires_after_days(clock: types.SimpleNamespace, age_hours: int,
     clock.value += age_hours * 3600
 
     assert cookie.loads(value) == expected
+
+
+def test_a_cookie_read_before_still_expires(clock: types.SimpleNamespace) -> None:
+    """A cookie checked once is known after (a visitor sends it with every request), but only
+    until the age it would be refused at."""
+    cookie = TagCookie(SECRET, STANDARD_TAGS, days=1)
+    value = cookie.dumps({"subid": "s1"})
+    assert cookie.loads(value) == {"subid": "s1"}
+    clock.value += 24 * 3600
+    assert cookie.loads(value) == {"subid": "s1"}
+    clock.value += 1
+    assert cookie.loads(value) == {}
+
+
+def test_a_cookie_read_before_is_given_as_a_copy(cookie: TagCookie) -> None:
+    value = cookie.dumps({"subid": "s1"})
+    cookie.loads(value)["subid"] = "changed by a caller"
+    assert cookie.loads(value) == {"subid": "s1"}
+
+
+def test_cookies_are_signed_and_read_as_itsdangerous_does(cookie: TagCookie) -> None:
+    """TagCookie prepares its signer once and signs with the one-call HMAC: the cookies stay
+    itsdangerous' own, both ways, for cookies set before the change and after."""
+    plain = itsdangerous.URLSafeTimedSerializer(SECRET, salt=SALT, serializer=leadkit.tags._CompactJSON)
+    tags = {"utm_source": "fb", "sub1": "клик-1", "sub5": "x" * 200}
+    assert plain.loads(cookie.dumps(tags), max_age=60) == tags
+    assert cookie.loads(plain.dumps(tags)) == tags
+    ours, theirs = cookie.dumps(tags).split("."), plain.dumps(tags).split(".")
+    if ours[-2] == theirs[-2]:  # signed in the same second: the same bytes
+        assert ours == theirs
 
 
 def test_unknown_names_in_the_cookie_are_dropped() -> None:
