@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from .errors import TokenError
+from .signing import PreparedSigner
 
 __all__ = ["FormTokens", "IssuedToken", "TokenError", "TOKEN_FIELD"]
 
@@ -32,7 +33,7 @@ class IssuedToken:
     issued_at: float
 
 
-class _ClockedSigner(TimestampSigner):
+class _ClockedSigner(PreparedSigner):
     """itsdangerous' timestamp signer, reading the time from a given clock (whole seconds, as itsdangerous keeps)."""
 
     def __init__(self, *args: Any, clock: Callable[[], float], **kwargs: Any) -> None:
@@ -50,9 +51,10 @@ class FormTokens:
         self.max_age = max_age
         self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.form-token", signer=_ClockedSigner,
                                                   signer_kwargs={"clock": clock})
+        self._signer = self._serializer.make_signer()  # the serializer's dumps made one per token
 
     def issue(self) -> str:
-        return self._serializer.dumps(secrets.token_urlsafe(12))
+        return self._signer.sign(self._serializer.dump_payload(secrets.token_urlsafe(12))).decode("ascii")
 
     def read(self, token: str) -> IssuedToken:
         if not token or len(token) > 200:

@@ -9,8 +9,6 @@ characters, the network's limit.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import threading
@@ -18,8 +16,9 @@ import time
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.signer import HMACAlgorithm
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .signing import PreparedSigner
 
 __all__ = [
     "CLICK_IDS",
@@ -142,7 +141,7 @@ class TagCookie:
         self.max_age = days * 24 * 3600
         self._names = frozenset(names)
         self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON,
-                                                  signer=_PreparedSigner)
+                                                  signer=PreparedSigner)
         self._signer = self._serializer.make_signer()
         self._verified = _Verified()
 
@@ -198,25 +197,6 @@ class _Verified:
             if len(self._entries) >= self.SIZE:
                 self._entries.pop(next(iter(self._entries)), None)
             self._entries[value] = entry
-
-
-class _OneShotHMAC(HMACAlgorithm):
-    """itsdangerous' HMAC with the one-call C ``hmac.digest`` (``hmac.new`` builds a Python object)."""
-
-    def get_signature(self, key: bytes, value: bytes) -> bytes:
-        return hmac.digest(key, value, self.digest_method)
-
-
-class _PreparedSigner(TimestampSigner):
-    """itsdangerous' ``TimestampSigner``, the same bytes, with the key derived once, not per signature."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("algorithm", _OneShotHMAC(hashlib.sha1))
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._key = super().derive_key()
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        return self._key if secret_key is None else super().derive_key(secret_key)
 
 
 class _CompactJSON:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from .signing import PreparedSigner
+
 __all__ = ["LeadCookie"]
 
 
@@ -21,7 +23,7 @@ class LeadCookie:
     def __init__(self, secret: str, *, name: str = "leadkit_lead", max_age: int = 3600) -> None:
         self.name = name
         self.max_age = max_age
-        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.lead")
+        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.lead", signer=PreparedSigner)
 
     def dumps(self, lead_id: str) -> str:
         return self._serializer.dumps(lead_id)

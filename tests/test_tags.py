@@ -11,6 +11,7 @@ import itsdangerous.timed
 import pytest
 
 import leadkit.tags
+from leadkit.signing import PreparedSigner
 from itsdangerous.encoding import base64_encode
 
 from leadkit.tags import (
@@ -364,3 +365,22 @@ def test_signed_but_odd_payloads(cookie: TagCookie, payload: object, expected: d
 ])
 def test_signed_non_json_payload_reads_as_no_tags(cookie: TagCookie, body: bytes) -> None:
     assert cookie.loads(sign_raw(body)) == {}
+
+
+@pytest.mark.parametrize("secret", [SECRET, "ключ-секрет-0123456789", "x" * 200])
+@pytest.mark.parametrize("salt", ["leadkit.tags", "leadkit.form-token", "leadkit.lead"])
+def test_the_prepared_signer_signs_as_itsdangerous_does(secret: str, salt: str) -> None:
+    """leadkit.signing.PreparedSigner (key derived once, one-call HMAC) gives itsdangerous' bytes."""
+    class Plain(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return 1_700_000_000
+
+    class Prepared(PreparedSigner):
+        def get_timestamp(self) -> int:
+            return 1_700_000_000
+
+    for value in (b"", b"abc", "клик".encode(), bytes(range(256))):
+        signed = Prepared(secret, salt=salt).sign(value)
+        assert signed == Plain(secret, salt=salt).sign(value)
+        assert Plain(secret, salt=salt).unsign(signed) == value
+    assert not Prepared(secret, salt=salt).verify_signature(b"abc", b"AAAA")
