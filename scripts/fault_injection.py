@@ -26,8 +26,9 @@ that name the same ``journal.url``, customers ordering through all three in
 turn. One server is killed with ``kill -9`` while the network holds the answer
 to its leads (``scale-kill-9-<role>``), the network fails and recovers
 (``scale-outage-<role>``), the database is stopped and started under load
-(``scale-db-restart-<role>``). Where PostgreSQL cannot run they are skipped,
-and the table says why.
+(``scale-db-restart-<role>``). The single-server scenarios run once more with
+their journal on PostgreSQL (``<name>-pg``). Where PostgreSQL cannot run these
+are skipped, and the table says why.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import requests
 
@@ -145,6 +146,12 @@ ip_orders = 100000
 # -- customers and counting ---------------------------------------------------------------
 
 
+class Scenario(Protocol):
+    """A single-server scenario: run in ``folder``, the journal there (SQLite) or at ``journal_url``."""
+
+    def __call__(self, folder: Path, journal_url: str | None = None) -> Figures: ...
+
+
 def phone(n: int) -> str:
     return f"8 (701) {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}"
 
@@ -234,15 +241,15 @@ def count(name: str, networks: list[SandboxNetwork], numbers: range, thanked: in
 # -- scenarios -------------------------------------------------------------------------------
 
 
-def outage(how: str, leads: int = 12) -> Callable[[Path], Figures]:
+def outage(how: str, leads: int = 12) -> Scenario:
     """The network fails in one way while customers order, then recovers."""
 
-    def run(folder: Path) -> Figures:
+    def run(folder: Path, journal_url: str | None = None) -> Figures:
         started = time.monotonic()
         port = free_port()
         network = SandboxNetwork(keys=[KEY], port=port).start()
         networks = [network]
-        config = write_config(folder, network.url)
+        config = write_config(folder, network.url, journal_url=journal_url)
         numbers = range(1000, 1000 + leads)
         with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, process):
             if how == "refuse":
@@ -265,7 +272,7 @@ def outage(how: str, leads: int = 12) -> Callable[[Path], Figures]:
     return run
 
 
-def kill_mid_send(role: str, window: float | None = None, leads: int = 3) -> Callable[[Path], Figures]:
+def kill_mid_send(role: str, window: float | None = None, leads: int = 3) -> Scenario:
     """``kill -9`` after the network took the lead and while it holds the answer; a restart's relay sends
     the lead again once its lease has run out.
 
@@ -279,7 +286,7 @@ def kill_mid_send(role: str, window: float | None = None, leads: int = 3) -> Cal
     so that every one of them is held when the server dies.
     """
 
-    def run(folder: Path) -> Figures:
+    def run(folder: Path, journal_url: str | None = None) -> Figures:
         started = time.monotonic()
         engine = SandboxNetwork(keys=[KEY], role=role)
         if window is not None:
@@ -288,7 +295,7 @@ def kill_mid_send(role: str, window: float | None = None, leads: int = 3) -> Cal
         with HostileNetwork(engine) as network:
             for n in numbers:
                 network.script(digits(n), "hang")  # taken, then no answer
-            config = write_config(folder, network.url, role, timeout=1, lease=3)
+            config = write_config(folder, network.url, role, timeout=1, lease=3, journal_url=journal_url)
             with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, process):
                 customers = [threading.Thread(target=order, args=(base, n)) for n in numbers]
                 for customer in customers:
@@ -308,13 +315,13 @@ def kill_mid_send(role: str, window: float | None = None, leads: int = 3) -> Cal
     return run
 
 
-def answer_lost(role: str) -> Callable[[Path], Figures]:
+def answer_lost(role: str) -> Scenario:
     """The network takes the lead but the connection drops before its answer."""
 
-    def run(folder: Path) -> Figures:
+    def run(folder: Path, journal_url: str | None = None) -> Figures:
         started = time.monotonic()
         network = SandboxNetwork(keys=[KEY], role=role).start()
-        config = write_config(folder, network.url, role)
+        config = write_config(folder, network.url, role, journal_url=journal_url)
         numbers = range(3000, 3003)
         with leadkit_process("serve", "--config", str(config), "--port", "0", env=ENV) as (base, _):
             network.fail_next(len(numbers), "drop")
@@ -326,12 +333,12 @@ def answer_lost(role: str) -> Callable[[Path], Figures]:
     return run
 
 
-def workers_and_cron(folder: Path, leads: int = 40) -> Figures:
+def workers_and_cron(folder: Path, journal_url: str | None = None, leads: int = 40) -> Figures:
     """Four gunicorn workers' relays and ``leadkit journal retry`` on one journal, racing for the same leads."""
     started = time.monotonic()
     network = SandboxNetwork(keys=[KEY], role="comp").start()
     network.duplicate_window = 0  # accept repeats, so that a lead sent twice shows as two orders
-    config = write_config(folder, network.url, "comp")
+    config = write_config(folder, network.url, "comp", journal_url=journal_url)
     numbers = range(4000, 4000 + leads)
     port = free_port()
     env = {**os.environ, **ENV, "LEADKIT_CONFIG": str(config)}
@@ -576,7 +583,7 @@ def scale_db_restart(role: str, leads: int = 12) -> ScaleScenario:
     return run
 
 
-SCENARIOS: dict[str, Callable[[Path], Figures]] = {
+SCENARIOS: dict[str, Scenario] = {
     "outage-refuse": outage("refuse"),
     "outage-502": outage("502"),
     "outage-hang": outage("hang", leads=8),
@@ -590,6 +597,23 @@ SCENARIOS: dict[str, Callable[[Path], Figures]] = {
 }
 
 
+def on_postgres(scenario: Scenario) -> ScaleScenario:
+    """``scenario`` with its one server's journal in a fresh PostgreSQL database instead of the SQLite file."""
+
+    def run(folder: Path, postgres: PostgresServer) -> Figures:
+        with database(postgres) as url:
+            figures = scenario(folder, url)
+        if (folder / "journal" / "leadkit.db").exists():
+            raise RuntimeError("the server wrote a SQLite journal: journal.url was not used")
+        figures.scenario += "-pg"
+        return figures
+
+    return run
+
+
+#: The single-server scenarios again with the journal on PostgreSQL (``<name>-pg``): the same promises.
+PG_SCENARIOS: dict[str, ScaleScenario] = {f"{name}-pg": on_postgres(run) for name, run in SCENARIOS.items()}
+
 ROLES = ("wm", "ext", "comp")
 #: The scale-out scenarios: run with a PostgreSQL server (:class:`PostgresServer`), skipped without one.
 SCALE_SCENARIOS: dict[str, ScaleScenario] = {
@@ -600,20 +624,22 @@ SCALE_SCENARIOS: dict[str, ScaleScenario] = {
 
 
 def run_scenario(name: str, postgres: PostgresServer | None = None) -> Figures:
-    """Run one scenario in a temp folder; a scale-out scenario on ``postgres``."""
+    """Run one scenario in a temp folder; a scale-out or ``-pg`` scenario on ``postgres``."""
     with tempfile.TemporaryDirectory(prefix=f"leadkit-{name}-") as folder:
-        if name in SCALE_SCENARIOS:
+        on_database = {**PG_SCENARIOS, **SCALE_SCENARIOS}
+        if name in on_database:
             if postgres is None:
                 raise ValueError(f"{name} needs a PostgreSQL server")
-            return SCALE_SCENARIOS[name](Path(folder), postgres)
+            return on_database[name](Path(folder), postgres)
         return SCENARIOS[name](Path(folder))
 
 
 def main(names: list[str]) -> int:
-    names = names or [*SCENARIOS, *SCALE_SCENARIOS]
-    unknown = [name for name in names if name not in SCENARIOS and name not in SCALE_SCENARIOS]
+    every = [*SCENARIOS, *PG_SCENARIOS, *SCALE_SCENARIOS]
+    names = names or every
+    unknown = [name for name in names if name not in every]
     if unknown:
-        print(f"no such scenario: {', '.join(unknown)}; the scenarios: {', '.join([*SCENARIOS, *SCALE_SCENARIOS])}")
+        print(f"no such scenario: {', '.join(unknown)}; the scenarios: {', '.join(every)}")
         return 2
     print(f"{'scenario':<24} {'submitted':>9} {'thanked':>8} {'refused':>9} {'delivered':>9} {'twice':>6} "
           f"{'lost':>5} {'resent':>6} {'journal':>24} {'s':>6}  as stated")
@@ -621,10 +647,10 @@ def main(names: list[str]) -> int:
     postgres: PostgresServer | None = None
     try:
         for name in names:
-            if name in SCALE_SCENARIOS and POSTGRES_MISSING:
+            if name not in SCENARIOS and POSTGRES_MISSING:
                 print(f"{name:<24} skipped: {POSTGRES_MISSING}", flush=True)
                 continue
-            if name in SCALE_SCENARIOS and postgres is None:
+            if name not in SCENARIOS and postgres is None:
                 postgres = PostgresServer.create()  # one throwaway cluster for them all, a database each
             f = run_scenario(name, postgres)
             failed += not f.ok

@@ -33,7 +33,18 @@ spec.loader.exec_module(faults)
 def test_no_lead_lost_or_sent_twice(name: str, tmp_path: Path) -> None:
     if name == "4-workers+cron":
         pytest.importorskip("gunicorn", reason="gunicorn is not installed: `make test` installs it")
-    figures = faults.SCENARIOS[name](tmp_path)
+    single_server_promises(name, faults.SCENARIOS[name](tmp_path))
+
+
+@pytest.mark.parametrize("name", list(faults.PG_SCENARIOS))
+def test_no_lead_lost_or_sent_twice_with_the_journal_on_postgresql(name: str, tmp_path: Path,
+                                                                    postgres_server: PostgresServer) -> None:
+    if name == "4-workers+cron-pg":
+        pytest.importorskip("gunicorn", reason="gunicorn is not installed: `make test` installs it")
+    single_server_promises(name, faults.PG_SCENARIOS[name](tmp_path, postgres_server))
+
+
+def single_server_promises(name: str, figures: faults.Figures) -> None:
     assert (figures.lost, figures.twice) == (0, figures.expected_twice), figures
     assert figures.journal["delivered"] == figures.submitted, figures
     assert figures.journal["rejected"] == figures.journal["dead"] == 0, figures
