@@ -36,8 +36,9 @@ MIN_SIZE = 500
 #: Statuses that never carry a body to compress (206: a byte range of the identity body).
 _NO_BODY = frozenset({204, 206, 304})
 
-#: zlib's level 6: nearly level 9's size for a page of a few KB, at a fraction of its time.
-_LEVEL = 6
+#: zlib's level 1, as nginx's default: the form page (6.7 KB) is 2.65 KB at level 1 and 2.41 KB at
+#: level 6, both well inside the first round trip, and compressed in 74 µs instead of 123 µs.
+_LEVEL = 1
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

@@ -132,6 +132,8 @@ class LeadKit:
         self.embed_js = template_source(self.templates, "embed.js")  # JavaScript, served as it is
         self.languages = available(site.locale_dir)
         self._texts: dict[str, Texts] = {}
+        #: The texts chosen for (landing, page language, Accept-Language): the choice is pure.
+        self._chosen: dict[tuple[str, str | None, str | None], Texts] = {}
         self._closed = False
         self._warned_of_proxy = False
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
@@ -167,13 +169,20 @@ class LeadKit:
         """What this customer reads, in their language (:func:`leadkit.i18n.choose_language`): the
         landing's ``offer.language``, else the ``page``'s own language, else one of the offer's countries'
         (``Accept-Language`` chooses among them). ``request``: the request, or its WSGI environ."""
-        config = landing.config
         environ = request.environ if isinstance(request, Request) else request
+        accept = environ.get("HTTP_ACCEPT_LANGUAGE")
+        chosen = self._chosen.get((landing.name, page, accept))  # browsers send a few headers, over and over
+        if chosen is not None:
+            return chosen
+        config = landing.config
         language = choose_language(configured=config.offer.language, page=page, countries=config.phone_regions,
-                                   accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"), known=self.languages)
+                                   accept_language=accept, known=self.languages)
         texts = self._texts.get(language)
         if texts is None:
             texts = self._texts[language] = Texts(language, self.config.site.locale_dir)
+        if len(self._chosen) >= 1024:  # a bound against headers made up to fill it
+            self._chosen.clear()
+        self._chosen[(landing.name, page, accept)] = texts
         return texts
 
     # -- lifecycle ------------------------------------------------------------
@@ -227,18 +236,20 @@ class LeadKit:
     def _own(self, request: Request) -> Response:
         self._limit_body(request)
         method, view = self._routes.get(request.path, ("", None))
-        texts = self.texts_for(request, self.landings[""])
         if view is None:
+            texts = self.texts_for(request, self.landings[""])
             return self.pages.message(request, 404, texts("not_found"), texts)
         if request.method == "OPTIONS" and method == "POST":
             return self._preflight(request)
         if request.method not in (method, "HEAD" if method == "GET" else method):
+            texts = self.texts_for(request, self.landings[""])
             response = self.pages.message(request, 405, texts("use_method", method=method), texts)
             response.headers["Allow"] = method
             return response
         try:
             return view(request)
         except HTTPException as exc:  # an oversized or unreadable body
+            texts = self.texts_for(request, self.landings[""])
             return self.pages.message(request, exc.code or 400, _refused_body(exc, texts), texts)
 
     def _limit_body(self, request: Request) -> None:

@@ -10,6 +10,7 @@ code that logs it; this module is only what a customer reads.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -146,10 +147,10 @@ class Texts:
         self.dir = "rtl" if language in RTL_LANGUAGES else "ltr"
         self._locale_dir = locale_dir
 
-    @property
+    @functools.cached_property
     def _catalog(self) -> NullTranslations:
-        """The language's messages, read when first needed (not when leadkit is imported); cached by
-        :func:`leadkit.i18n.translations`."""
+        """The language's messages, read when first needed (not when leadkit is imported), then kept
+        (:func:`leadkit.i18n.translations` caches them too: one catalog per language)."""
         from .i18n import translations
 
         return translations(self.language, self._locale_dir)
