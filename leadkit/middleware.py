@@ -335,13 +335,16 @@ class LeadKit:
         # autologin cabinet or the thank-you page is not squeezed into the frame.
         framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
         texts = self.texts_for(request, self.landings[""])
-        form = self.pages.form(tags=tags, script_root=request.script_root, target="_top" if framed else None,
-                               texts=texts)
+        target = "_top" if framed else None
         if wants_json(request):
+            form = self.pages.form(tags=tags, script_root=request.script_root, target=target, texts=texts)
             body = {"status": "ok", "html": self.pages.form_partial(form), "lang": texts.language, "dir": texts.dir}
             response = self._with_cors(request, json_response(body))
             self._warn_of_unlisted_embedder(request, response)
+        elif not tags:  # the same page for every such visit but its nonce and token: rendered once
+            response = self.pages.form_page(script_root=request.script_root, target=target, texts=texts)
         else:
+            form = self.pages.form(tags=tags, script_root=request.script_root, target=target, texts=texts)
             response = self.pages.page("order.html", {"form": form}, 200, texts)
         clicks = self.visits.query_clicks(request.environ)
         if fresh or clicks:

@@ -62,13 +62,17 @@ class Pages:
         self.templates = templates
         self.tokens = tokens
         self.action = f"{config.site.mount}/order"
+        # Where each form page's nonce and token go in a page rendered once (:meth:`form_page`): hex,
+        # so that escaping leaves them as they are, and random, so that no page's text holds them.
+        self._nonce_mark, self._token_mark = (f"lkmark{secrets.token_hex(12)}" for _ in range(2))
+        self._form_pages: dict[tuple[str, str, str | None], str] = {}
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
              errors: Mapping[str, str] | None = None, message: str | None = None,
              target: str | None = None, hidden: Mapping[str, str] | None = None, number: int = 0,
-             texts: Texts = english) -> OrderForm:
-        """The order form with the visitor's tags as hidden fields and a fresh form token, in the customer's
-        language; ``number`` counts the forms already on the page."""
+             texts: Texts = english, token: str | None = None) -> OrderForm:
+        """The order form with the visitor's tags as hidden fields and a fresh form token (or ``token``),
+        in the customer's language; ``number`` counts the forms already on the page."""
         own = self.config.form
         regions = chosen_regions((values or {}).get("country"), self.config.phone_regions)
         shown = {r: self._price(r, texts) for r in self.config.phone_regions}
@@ -78,7 +82,7 @@ class Pages:
         return OrderForm(
             action=f"{script_root}{self.action}",
             fields=form_fields(self.config, values, errors, texts, country=regions[0]),
-            tags=dict(tags), hidden={TOKEN_FIELD: self.tokens.issue(), **(hidden or {})},
+            tags=dict(tags), hidden={TOKEN_FIELD: token or self.tokens.issue(), **(hidden or {})},
             honeypot=self.config.site.honeypot, message=message, message_kind="error" if message else "info",
             texts={"title": texts.translate(own.title), "submit": texts.translate(own.submit),
                    "note": texts.translate(own.note), "honeypot": texts("honeypot"),
@@ -106,7 +110,28 @@ class Pages:
         """A whole page of leadkit's, in the customer's language, with its security headers; ``sources``
         are more hosts its CSP allows, by directive (the thank-you page's pixels)."""
         nonce = nonce or secrets.token_urlsafe(16)
-        html = self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
+        return self._respond(self._render(name, context, texts, nonce), status, nonce, sources)
+
+    def form_page(self, *, script_root: str, target: str | None, texts: Texts) -> Response:
+        """The order form as a page of its own for a visit without tags: what :meth:`page` gives for
+        ``order.html``, rendered once per language, script root and target with marks where each
+        page's nonce and form token go (the template's work was most of the page's cost)."""
+        key = (texts.language, script_root, target)
+        html = self._form_pages.get(key)
+        if html is None:
+            form = self.form(tags={}, script_root=script_root, target=target, texts=texts, token=self._token_mark)
+            html = self._render("order.html", {"form": form}, texts, self._nonce_mark)
+            if len(self._form_pages) >= 256:  # languages × script roots × framed or not: a few, normally
+                self._form_pages.clear()
+            self._form_pages[key] = html
+        nonce = secrets.token_urlsafe(16)
+        return self._respond(html.replace(self._nonce_mark, nonce).replace(self._token_mark, self.tokens.issue()),
+                             200, nonce, None)
+
+    def _render(self, name: str, context: Mapping[str, Any], texts: Texts, nonce: str) -> str:
+        return self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
+
+    def _respond(self, html: str, status: int, nonce: str, sources: Mapping[str, Sequence[str]] | None) -> Response:
         response = Response(html, status, mimetype="text/html")
         response.headers.update(security_headers(nonce, self.config.site.allowed_origins, sources))
         return response

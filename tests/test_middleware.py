@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -641,3 +642,45 @@ def test_a_forgotten_trusted_proxies_is_warned_about_once(network: SandboxNetwor
     assert len(said) == warnings and all(r.levelno == logging.WARNING for r in caplog.records if r.getMessage() in said)
     if said:
         assert "127.0.0.1" in said[0] and "limits.ip_orders" in said[0] and "203.0.113.9" not in said[0]
+
+
+_GEO = {"country": "es", "countries": ["es", "pt", "it"],
+        "geo": {"pt": {"price": 39, "old_price": 59.5, "currency": "eur"}, "es": {"price": 49, "currency": "eur"}}}
+
+
+@pytest.mark.parametrize("offer", [pytest.param({}, id="one-country"), pytest.param(_GEO, id="three-countries-priced")])
+def test_the_form_page_rendered_once_is_the_page_rendered_each_time(network: SandboxNetwork,
+                                                                  offer: dict[str, Any]) -> None:
+    """GET {mount}/form without tags is rendered once (per language, script root, framed or not) and
+    given a fresh nonce and token each time: byte for byte the page rendered anew with that nonce and
+    token, headers included, whichever kind of request came before."""
+    client = make_client(network, journal={"relay": False}, offer=offer)
+    kit = client.application
+    seen: list[tuple[str, str]] = []
+    kinds = [{}, {"HTTP_SEC_FETCH_DEST": "iframe"}, {"SCRIPT_NAME": "/shop"}, {"HTTP_SEC_FETCH_DEST": "iframe",
+                                                                             "SCRIPT_NAME": "/shop"}]
+    for environ in kinds * 2:
+        response = client.get("/leadkit/form", environ_overrides=environ)
+        html = response.get_data(as_text=True)
+        nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
+        token = re.search(rf'name="{TOKEN_FIELD}" value="([^"]+)"', html)
+        assert response.status_code == 200 and nonce and token
+        texts = kit.texts_for({}, kit.landings[""])
+        form = kit.pages.form(tags={}, script_root=environ.get("SCRIPT_NAME", ""), texts=texts, token=token[1],
+                              target="_top" if environ.get("HTTP_SEC_FETCH_DEST") == "iframe" else None)
+        fresh = kit.pages.page("order.html", {"form": form}, 200, texts, nonce=nonce[1])
+        assert html == fresh.get_data(as_text=True)
+        assert dict(response.headers) == {**dict(fresh.headers), "Vary": "Accept-Encoding",  # leadkit's gzip's
+                                          "Content-Length": str(len(response.get_data()))}
+        kit.desk.tokens.read(token[1])  # a genuine token
+        seen.append((nonce[1], token[1]))
+    assert len({n for n, _ in seen}) == len({t for _, t in seen}) == 8, "each page its own nonce and token"
+
+
+def test_an_order_sent_from_the_form_page_rendered_once_is_taken(network: SandboxNetwork) -> None:
+    client = make_client(network, journal={"relay": False}, site={"min_fill_seconds": 0})
+    html = client.get("/leadkit/form").get_data(as_text=True)
+    token = re.search(rf'name="{TOKEN_FIELD}" value="([^"]+)"', html)
+    assert token
+    response = client.post("/leadkit/order", data={**ORDER, TOKEN_FIELD: token[1]})
+    assert response.status_code == 303 and network.leads
