@@ -77,9 +77,12 @@ def gzip_response(request: Request, response: Response) -> Response:
     data = response.get_data()
     if len(data) < MIN_SIZE:
         return response
-    if "*" not in response.vary:
+    vary = response.headers.get("Vary")
+    if not vary:  # the usual case, without parsing and writing back a header set
+        response.headers["Vary"] = "Accept-Encoding"
+    elif "*" not in response.vary:
         response.vary.add("Accept-Encoding")
-    if not accepts_gzip(request.headers.get("Accept-Encoding")):
+    if not accepts_gzip(request.environ.get("HTTP_ACCEPT_ENCODING")):
         return response
     compressed = gzip.compress(data, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same page, the same bytes
     if len(compressed) >= len(data):
