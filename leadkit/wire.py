@@ -273,7 +273,7 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
     _current.deadline = deadline
     _watchdog.watch(deadline)
     target = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
-    resent = False
+    resent, resends = False, 0
     try:
         while True:
             _current.reused = False
@@ -284,9 +284,9 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
                     preload_content=False, decode_content=False)
                 break
             except urllib3.exceptions.ProtocolError as exc:
-                if not _stale(exc) or deadline.expired:
+                if not _stale(exc) or deadline.expired or resends >= _MAX_RESENDS:
                     raise
-                resent = True
+                resent, resends = True, resends + 1
         try:
             raw = response.read(limit + 1, decode_content=False)
             deadline.finish()
@@ -314,13 +314,18 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
         _current.deadline = None
 
 
+_MAX_RESENDS = 2
+
+
 def _stale(exc: urllib3.exceptions.ProtocolError) -> bool:
     """A kept-alive connection the server had closed (or reset) before any answer: the server closes
     idle connections when it likes, and one may close just as a request leaves. Such a request is
     sent again on another connection, whatever its method, as browsers do (Chromium resends on a
     reused socket closed or reset before a byte of the answer): the server did not read it. A new
-    connection's failure is never sent again; each resend uses up one kept-alive connection, so the
-    resends end when the pool's idle connections do, or at the deadline."""
+    connection's failure is never sent again. urllib3 puts an empty slot on top of its pool for the
+    connection that failed, so the request goes again on a new connection: once, in practice; at
+    most :data:`_MAX_RESENDS` times (Chromium's limit) should other threads hand back kept-alive
+    connections in between, and within the deadline."""
     return bool(getattr(_current, "reused", False)) and any(isinstance(arg, ConnectionError) for arg in exc.args)
 
 

@@ -11,10 +11,13 @@ Script = Callable[[socket.socket], None]
 
 
 class RawServer:
-    """Answers each connection with a script of raw bytes, after reading the request."""
+    """Answers each connection with a script of raw bytes, after reading the request: one connection
+    after another, or each in a thread of its own (``threaded``)."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, threaded: bool = False) -> None:
         self.script = script
+        self.threaded = threaded
+        self._count = threading.Lock()
         self.sent = 0  # bytes of drip sent before the client went away
         self.connections = 0  # accepted
         self.requests = 0  # read in full, on any connection
@@ -32,21 +35,30 @@ class RawServer:
                 conn, _ = self.listener.accept()
             except socket.timeout:
                 continue
-            self.connections += 1
-            with conn:
-                try:
-                    if self.read_request(conn):
-                        self.script(conn)
-                except OSError:
-                    pass
+            with self._count:
+                self.connections += 1
+            if self.threaded:
+                threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+            else:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self.read_request(conn):
+                    self.script(conn)
+            except OSError:
+                pass
 
     def read_request(self, conn: socket.socket) -> bool:
         """Read one whole request from ``conn``; False when the client closed it first."""
-        if _read_request(conn):
-            self.requests += 1
-            return True
-        self.hung_up += 1
-        return False
+        done = _read_request(conn)
+        with self._count:
+            if done:
+                self.requests += 1
+            else:
+                self.hung_up += 1
+        return done
 
     def drip(self, conn: socket.socket, data: bytes, every: float = 0.2) -> None:
         """Send ``data`` a byte at a time; stops when the client has gone or the test ends."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 import pytest
@@ -165,6 +167,35 @@ def test_a_kept_alive_connection_reset_by_the_server_is_no_failure(serve: Callab
     server = serve(answer_one_then_reset)
     assert exchanges(server, 2) == [(b'{"status":"ok"}', False), (b'{"status":"ok"}', True)]
     assert server.connections == 2 and server.requests == 3
+
+
+def test_a_request_goes_again_on_a_new_connection(serve: Callable[[Script], RawServer]) -> None:
+    """With four kept-alive connections in the pool and a server that closes each of them on the
+    next request it reads, the request goes once on a kept-alive one and once on a new one (urllib3
+    puts an empty slot on top of its pool for a connection that failed): not once per idle one."""
+    together = threading.Barrier(4, timeout=10)
+
+    def script(conn: socket.socket) -> None:
+        if server.connections > 4:  # the new connection: a plain answer
+            conn.sendall(OK)
+            return
+        together.wait()  # four connections open at once: four kept alive after
+        conn.sendall(OK)
+        server.read_request(conn)  # the next request on it: read, then the connection closed
+
+    server = RawServer(script, threaded=True)
+    session = Connections()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            firsts = list(pool.map(lambda n: post_within(session, server.url, seconds=10, limit=100, params={},
+                                                         data=[("n", str(n))]).body, range(4)))
+        assert firsts == [b'{"status":"ok"}'] * 4 and server.connections == 4
+        last = post_within(session, server.url, seconds=10, limit=100, params={}, data=[("n", "last")])
+        assert (last.body, last.resent) == (b'{"status":"ok"}', True)
+        assert (server.requests, server.connections) == (4 + 2, 5)
+    finally:
+        session.close()
+        server.close()
 
 
 def test_a_new_connection_closed_without_an_answer_is_not_sent_again(serve: Callable[[Script], RawServer]) -> None:
