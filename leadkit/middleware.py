@@ -333,7 +333,7 @@ class LeadKit:
         tags = merge_tags(self.visits.cookie_tags(request.environ), fresh)
         # Framed by a prelanding, the order goes on in the whole window, so that the
         # autologin cabinet or the thank-you page is not squeezed into the frame.
-        framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+        framed = request.environ.get("HTTP_SEC_FETCH_DEST") == "iframe"
         texts = self.texts_for(request, self.landings[""])
         target = "_top" if framed else None
         if wants_json(request):
