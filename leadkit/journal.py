@@ -422,6 +422,12 @@ class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
             raise
         return db
 
+    def _none_where(self, table: str, condition: str, args: Sequence[Any]) -> bool:
+        """No row of ``table`` meets ``condition``: read outside any transaction (in WAL mode a reader
+        never waits for the writer nor holds it up), so that a relay pass with nothing to do takes no
+        write lock: every worker's relay looks for due work every ``journal.poll`` seconds."""
+        return self._connection().execute(f"SELECT 1 FROM {table} WHERE {condition} LIMIT 1", args).fetchone() is None
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connection()
@@ -486,10 +492,12 @@ class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
     @guarded
     def claim_due(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Entry]:
         now = self.clock() if now is None else now
+        due = "state = 'pending' AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?)"
+        if self._none_where("leads", due, (now, now)):
+            return []
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(
-                "SELECT id FROM leads WHERE state = 'pending' AND next_attempt <= ? "
-                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt LIMIT ?", (now, now, limit))]
+                f"SELECT id FROM leads WHERE {due} ORDER BY next_attempt LIMIT ?", (now, now, limit))]
             db.executemany(f"UPDATE leads SET {_TAKE_OVER} lease_owner = ?, lease_until = ? WHERE id = ?",
                            [(owner, now + lease, i) for i in ids])
         return [e for e in (self.get(i) for i in ids) if e is not None]
@@ -514,10 +522,11 @@ class SQLiteJournal(OutboxTables, StatusTables, ReportTables):
     @guarded
     def expire(self, max_age: float, now: float | None = None) -> list[str]:
         now = self.clock() if now is None else now
+        old = "state = 'pending' AND created < ? AND (lease_until IS NULL OR lease_until < ?)"
+        if self._none_where("leads", old, (now - max_age, now)):
+            return []
         with self._transaction() as db:
-            ids = [r[0] for r in db.execute(
-                "SELECT id FROM leads WHERE state = 'pending' AND created < ? "
-                "AND (lease_until IS NULL OR lease_until < ?)", (now - max_age, now))]
+            ids = [r[0] for r in db.execute(f"SELECT id FROM leads WHERE {old}", (now - max_age, now))]
             db.executemany("UPDATE leads SET state = 'dead', updated = ?, next_attempt = NULL WHERE id = ?",
                            [(now, i) for i in ids])
         return ids

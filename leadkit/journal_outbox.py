@@ -83,12 +83,13 @@ class Message:
 
 class OutboxTables:
     """The outbox's part of :class:`~leadkit.journal.SQLiteJournal` (a mixin: it uses the journal's
-    ``clock``, ``_transaction`` and ``_connection``)."""
+    ``clock``, ``_transaction``, ``_connection`` and ``_none_where``)."""
 
     clock: Callable[[], float]
     _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _connection: Callable[[], sqlite3.Connection]
     _guard: Callable[[], AbstractContextManager[None]]
+    _none_where: Callable[[str, str, Sequence[Any]], bool]
 
     @guarded
     def enqueue(self, messages: Sequence[Message]) -> int:
@@ -100,10 +101,12 @@ class OutboxTables:
     def claim_messages(self, *, owner: str, lease: float, limit: int, now: float | None = None) -> list[Message]:
         """Claim up to ``limit`` pending messages that are due and that nobody holds, oldest first."""
         now = self.clock() if now is None else now
+        due = "state = 'pending' AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?)"
+        if self._none_where("outbox", due, (now, now)):
+            return []
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(
-                "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt <= ? "
-                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt, id LIMIT ?", (now, now, limit))]
+                f"SELECT id FROM outbox WHERE {due} ORDER BY next_attempt, id LIMIT ?", (now, now, limit))]
             db.executemany("UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
                            [(owner, now + lease, i) for i in ids])
             rows = [db.execute("SELECT * FROM outbox WHERE id = ?", (i,)).fetchone() for i in ids]
@@ -125,9 +128,11 @@ class OutboxTables:
     def expire_messages(self, max_age: float, now: float | None = None) -> list[Message]:
         """Mark pending messages older than ``max_age`` seconds (and not held) failed; them."""
         now = self.clock() if now is None else now
+        old = "state = 'pending' AND created < ? AND (lease_until IS NULL OR lease_until < ?)"
+        if self._none_where("outbox", old, (now - max_age, now)):
+            return []
         with self._transaction() as db:
-            rows = db.execute("SELECT * FROM outbox WHERE state = 'pending' AND created < ? "
-                              "AND (lease_until IS NULL OR lease_until < ?)", (now - max_age, now)).fetchall()
+            rows = db.execute(f"SELECT * FROM outbox WHERE {old}", (now - max_age, now)).fetchall()
             db.executemany("UPDATE outbox SET state = 'failed', updated = ?, next_attempt = NULL, "
                            "last_error = COALESCE(last_error, 'never sent') WHERE id = ?",
                            [(now, row["id"]) for row in rows])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .journal_file import guarded, storable
 from .journal_outbox import Message, add_messages
@@ -46,6 +46,7 @@ class StatusTables:
     _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
     _connection: Callable[[], sqlite3.Connection]
     _guard: Callable[[], AbstractContextManager[None]]
+    _none_where: Callable[[str, str, Sequence[Any]], bool]
 
     def get(self, lead_id: str) -> Entry | None:
         raise NotImplementedError
@@ -55,10 +56,12 @@ class StatusTables:
         """Claim up to ``limit`` delivered leads of ``call`` whose check is due, the longest due
         first: their ``next_check`` moves ``lease`` seconds ahead."""
         now = self.clock() if now is None else now
+        due = "next_check <= ? AND state = 'delivered' AND call = ?"
+        if self._none_where("leads", due, (now, storable(call))):
+            return []
         with self._transaction() as db:
             ids = [r[0] for r in db.execute(
-                "SELECT id FROM leads WHERE next_check <= ? AND state = 'delivered' AND call = ? "
-                "ORDER BY next_check LIMIT ?", (now, storable(call), limit))]
+                f"SELECT id FROM leads WHERE {due} ORDER BY next_check LIMIT ?", (now, storable(call), limit))]
             db.executemany("UPDATE leads SET next_check = ? WHERE id = ?", [(now + lease, i) for i in ids])
         return [e for e in (self.get(i) for i in ids) if e is not None]
 

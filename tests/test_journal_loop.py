@@ -572,3 +572,36 @@ def test_resend_makes_failed_messages_pending_again_and_young(any_journal: Journ
     assert any_journal.expire_messages(500) == [], "its age counts from the resend"
     assert any_journal.resend_messages() == 2
     assert {m.lead_id for m in any_journal.claim_messages(owner="p", lease=60, limit=10)} == {"a", "b"}
+
+
+def test_a_relay_pass_with_nothing_due_takes_no_write_lock(tmp_path: Path, clock: FakeClock) -> None:
+    """Every worker's relay looks for due leads, messages and checks every ``journal.poll``
+    seconds: on SQLite, finding none is a read, without BEGIN IMMEDIATE (the write lock the
+    order being taken meanwhile would wait for). Work that is due is still claimed."""
+    journal = SQLiteJournal(tmp_path / "leadkit.db", clock=clock)
+    try:
+        deliver(journal, "checked-later", next_check=T0 + 600, messages=(message("checked-later"),))
+        tried = journal.claim_messages(owner="dispatcher", lease=60, limit=1)
+        assert journal.record_message(tried[0].id, owner="dispatcher", state="pending", next_attempt=T0 + 600)
+        journal.add(Entry(id="held", call=CALL, payload=PAYLOAD, created=T0), owner="web", lease=60, window=0)
+
+        def one_pass() -> tuple[list[str], list[Any]]:
+            seen: list[str] = []
+            db = journal._connection()
+            db.set_trace_callback(seen.append)
+            try:
+                found = [journal.claim_due(owner="relay", lease=60, limit=1), journal.expire(3600),
+                         journal.claim_messages(owner="relay", lease=60, limit=1), journal.expire_messages(3600),
+                         journal.claim_checks(call=CALL, lease=60, limit=20)]
+            finally:
+                db.set_trace_callback(None)
+            return [sql for sql in seen if sql.startswith("BEGIN")], found
+
+        begun, found = one_pass()
+        assert begun == [] and found == [[], [], [], [], []]
+        clock.advance(601)  # the lead's check and its message come due; the held lead's lease runs out
+        begun, found = one_pass()
+        assert [len(f) for f in found] == [1, 0, 1, 0, 1], found  # nothing is old enough to expire
+        assert begun == ["BEGIN IMMEDIATE"] * 3, "each kind of due work claimed in a transaction of its own"
+    finally:
+        journal.close()
