@@ -28,9 +28,8 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from .logs import logger
-from .texts import RTL_LANGUAGES
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "RTL_LANGUAGES", "choose_language", "country_languages",
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "choose_language", "country_languages",
            "normalize", "translations"]
 
 log = logger("leadkit.i18n")
@@ -40,7 +39,6 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 #: The languages leadkit ships, translated in full.
 LANGUAGES = ("en", "ru", "uk", "kk", "uz", "az", "ka", "pl", "cs", "sk", "hu", "ro", "bg", "sr", "hr", "sl", "el",
              "tr", "de", "fr", "it", "es", "pt", "lt", "lv", "et", "id", "vi", "th", "hi", "ar")
-#: Languages written right to left.
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
