@@ -76,7 +76,7 @@ class Visits:
         if found is None:
             return None
         value = found.group(1).strip(" \t")
-        if value.startswith('"'):  # quoted: werkzeug's rules for what is inside
+        if not _SIGNED_VALUE.fullmatch(value):  # not one leadkit signed (quoted, a stray quote...): werkzeug's rules
             return parse_cookie(header).get(self.tag_cookie.name)
         return value
 
