@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired
 
 from .errors import TokenError
-from .signing import PreparedSigner
+from .signing import PreparedSerializer, PreparedSigner
 
 __all__ = ["FormTokens", "IssuedToken", "TokenError", "TOKEN_FIELD"]
 
@@ -49,12 +49,11 @@ class FormTokens:
 
     def __init__(self, secret: str, max_age: int = 86400, *, clock: Callable[[], float] = time.time) -> None:
         self.max_age = max_age
-        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.form-token", signer=_ClockedSigner,
-                                                  signer_kwargs={"clock": clock})
-        self._signer = self._serializer.make_signer()  # the serializer's dumps made one per token
+        self._serializer = PreparedSerializer(secret, salt="leadkit.form-token", signer=_ClockedSigner,
+                                              signer_kwargs={"clock": clock})
 
     def issue(self) -> str:
-        return self._signer.sign(self._serializer.dump_payload(secrets.token_urlsafe(12))).decode("ascii")
+        return self._serializer.dumps(secrets.token_urlsafe(12))
 
     def read(self, token: str) -> IssuedToken:
         if not token or len(token) > 200:

@@ -16,9 +16,9 @@ import time
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
-from .signing import PreparedSigner
+from .signing import PreparedSerializer
 
 __all__ = [
     "CLICK_IDS",
@@ -140,22 +140,16 @@ class TagCookie:
         self.name = name
         self.max_age = days * 24 * 3600
         self._names = frozenset(names)
-        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON,
-                                                  signer=PreparedSigner)
-        self._signer = self._serializer.make_signer()
+        self._serializer = PreparedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON)
         self._verified = _Verified()
 
     def dumps(self, tags: Mapping[str, str]) -> str:
         kept = {k: v for k, v in tags.items() if k in self._names and v}
-        value = self._dumps(kept)
+        value = self._serializer.dumps(kept)
         while len(value) > _MAX_COOKIE_TAGS and kept:
             kept.pop(max(kept, key=lambda k: len(kept[k])))  # drop the longest until it fits
-            value = self._dumps(kept)
+            value = self._serializer.dumps(kept)
         return value
-
-    def _dumps(self, kept: Mapping[str, str]) -> str:
-        """``URLSafeTimedSerializer.dumps`` with the signer made once (it made one per call)."""
-        return self._signer.sign(self._serializer.dump_payload(kept)).decode("ascii")
 
     def loads(self, value: str | None) -> dict[str, str]:
         if not value or len(value) > 4096:

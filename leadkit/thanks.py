@@ -10,9 +10,9 @@ old or missing cookie reads as no lead.
 
 from __future__ import annotations
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
-from .signing import PreparedSigner
+from .signing import PreparedSerializer
 
 __all__ = ["LeadCookie"]
 
@@ -23,7 +23,7 @@ class LeadCookie:
     def __init__(self, secret: str, *, name: str = "leadkit_lead", max_age: int = 3600) -> None:
         self.name = name
         self.max_age = max_age
-        self._serializer = URLSafeTimedSerializer(secret, salt="leadkit.lead", signer=PreparedSigner)
+        self._serializer = PreparedSerializer(secret, salt="leadkit.lead")
 
     def dumps(self, lead_id: str) -> str:
         return self._serializer.dumps(lead_id)
