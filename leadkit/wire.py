@@ -273,27 +273,27 @@ def _within(http: Connections, method: str, url: str, *, seconds: float, limit: 
     _current.deadline = deadline
     _watchdog.watch(deadline)
     target = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}" if params else url
-    resent, resends = False, 0
+    manager, resends = http.manager_for(url), 0
+    all_headers, timeout = {**http.headers, **(headers or {})}, urllib3.Timeout(connect=seconds, read=seconds)
     try:
         while True:
             _current.reused = False
             try:
-                response = http.manager_for(url).request(
-                    method, target, body=body, headers={**http.headers, **(headers or {})},
-                    timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False, redirect=False,
-                    preload_content=False, decode_content=False)
+                response = manager.request(method, target, body=body, headers=all_headers, timeout=timeout,
+                                           retries=False, redirect=False, preload_content=False,
+                                           decode_content=False)
                 break
             except urllib3.exceptions.ProtocolError as exc:
                 if not _stale(exc) or deadline.expired or resends >= _MAX_RESENDS:
                     raise
-                resent, resends = True, resends + 1
+                resends += 1
         try:
             raw = response.read(limit + 1, decode_content=False)
             deadline.finish()
             if deadline.expired:  # the watchdog cut the socket: what was read is not the whole answer
                 raise WireError("timeout", f"no complete answer within {seconds:g} s")
             _check_length(raw, response.headers.get("Content-Length"), limit)
-            exchange = Exchange(response.status, response.headers, _decoded(raw, response.headers, limit), resent)
+            exchange = Exchange(response.status, response.headers, _decoded(raw, response.headers, limit), resends > 0)
         except BaseException:
             response.close()  # a connection in an unknown state is not used again
             raise
