@@ -50,6 +50,7 @@ from .logs import logger
 from .network import NetworkClient
 from .pages import Pages, json_response, wants_json
 from .pixels import csp_sources, pixels_for, snippet
+from .recent import Recent
 from .relay import Relay
 from .tags import merge_tags
 from .templating import make_environment, template_source
@@ -133,7 +134,7 @@ class LeadKit:
         self.languages = available(site.locale_dir)
         self._texts: dict[str, Texts] = {}
         #: The texts chosen for (landing, page language, Accept-Language): the choice is pure.
-        self._chosen: dict[tuple[str, str | None, str | None], Texts] = {}
+        self._chosen: Recent[tuple[str, str | None, str | None], Texts] = Recent(1024)
         self._closed = False
         self._warned_of_proxy = False
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
@@ -180,9 +181,7 @@ class LeadKit:
         texts = self._texts.get(language)
         if texts is None:
             texts = self._texts[language] = Texts(language, self.config.site.locale_dir)
-        if len(self._chosen) >= 1024:  # a bound against headers made up to fill it
-            self._chosen.clear()
-        self._chosen[(landing.name, page, accept)] = texts
+        self._chosen.put((landing.name, page, accept), texts)
         return texts
 
     # -- lifecycle ------------------------------------------------------------

@@ -22,6 +22,7 @@ from .desk import OrderResult
 from .form import FormField, chosen_regions, form_fields
 from .geo import geo_price
 from .phone import dialling_code, local_example
+from .recent import Recent
 from .texts import Texts, english
 from .formtoken import TOKEN_FIELD, FormTokens
 
@@ -65,7 +66,7 @@ class Pages:
         # Where each form page's nonce and token go in a page rendered once (:meth:`form_page`): hex,
         # so that escaping leaves them as they are, and random, so that no page's text holds them.
         self._nonce_mark, self._token_mark = (f"lkmark{secrets.token_hex(12)}" for _ in range(2))
-        self._form_pages: dict[tuple[str, str, str | None], str] = {}
+        self._form_pages: Recent[tuple[str, str, str | None], str] = Recent(256)
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
              errors: Mapping[str, str] | None = None, message: str | None = None,
@@ -121,9 +122,7 @@ class Pages:
         if html is None:
             form = self.form(tags={}, script_root=script_root, target=target, texts=texts, token=self._token_mark)
             html = self._render("order.html", {"form": form}, texts, self._nonce_mark)
-            if len(self._form_pages) >= 256:  # languages × script roots × framed or not: a few, normally
-                self._form_pages.clear()
-            self._form_pages[key] = html
+            self._form_pages.put(key, html)  # languages × script roots × framed or not: a few, normally
         nonce = secrets.token_urlsafe(16)
         return self._respond(html.replace(self._nonce_mark, nonce).replace(self._token_mark, self.tokens.issue()),
                              200, nonce, None)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadData
 
+from .recent import Recent
 from .signing import PreparedSerializer
 
 __all__ = [
@@ -141,7 +141,11 @@ class TagCookie:
         self.max_age = days * 24 * 3600
         self._names = frozenset(names)
         self._serializer = PreparedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON)
-        self._verified = _Verified()
+        # Cookies whose signature was checked, with when they were signed and what they hold: a
+        # visitor sends the same cookie with every page and asset the site serves through leadkit,
+        # and checking it again (HMAC, base64, JSON) was most of what leadkit cost such a request.
+        # Only genuine cookies are kept (a forged one is checked each time, and costs the forger that).
+        self._verified: Recent[str, tuple[int, dict[str, str]]] = Recent(512)
 
     def dumps(self, tags: Mapping[str, str]) -> str:
         kept = {k: v for k, v in tags.items() if k in self._names and v}
@@ -168,29 +172,6 @@ class TagCookie:
         tags = {k: v for k, v in cleaned.items() if v}
         self._verified.put(value, (int(signed.timestamp()), tags))
         return dict(tags)
-
-
-class _Verified:
-    """Cookies whose signature was checked, with what they hold and when they were signed: a visitor
-    sends the same cookie with every page and every asset the site serves through leadkit, and
-    checking it again (HMAC, base64, JSON) was most of what leadkit cost such a request. Bounded:
-    the oldest entry goes when it is full. Only genuine cookies are kept (a forged one is checked
-    each time it comes, and costs the forger that)."""
-
-    SIZE = 512
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[int, dict[str, str]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, value: str) -> tuple[int, dict[str, str]] | None:
-        return self._entries.get(value)
-
-    def put(self, value: str, entry: tuple[int, dict[str, str]]) -> None:
-        with self._lock:
-            if len(self._entries) >= self.SIZE:
-                self._entries.pop(next(iter(self._entries)), None)
-            self._entries[value] = entry
 
 
 class _CompactJSON:
