@@ -9,7 +9,7 @@ LIGHTHOUSE_VERSION := 12.2.3
 LIGHTHOUSE_DIR     := .lighthouse
 LIGHTHOUSE_STAMP   := $(LIGHTHOUSE_DIR)/.installed-$(LIGHTHOUSE_VERSION)
 
-.PHONY: demo test typecheck coverage venv system-deps lighthouse clean catalogs bench
+.PHONY: demo test typecheck coverage venv system-deps lighthouse clean catalogs territories bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ catalogs: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 -c TRANSLATORS: --no-location --project=leadkit \
 		--copyright-holder=leadkit --msgid-bugs-address="" -o leadkit/locale/leadkit.pot .
 	$(BIN)/pybabel update -i leadkit/locale/leadkit.pot -d leadkit/locale -D leadkit --no-fuzzy-matching --ignore-obsolete
+
+# The official languages of every country (leadkit/territories.py) from the installed Babel's CLDR, after an
+# upgrade of Babel (tests/test_territories.py says when): a table, so that no worker loads Babel's global data.
+territories: $(STAMP)
+	$(BIN)/python scripts/territories.py
 
 # The whole suite under coverage, the processes it starts included (settings in pyproject.toml).
 coverage: $(STAMP) system-deps $(LIGHTHOUSE_STAMP)

@@ -81,10 +81,11 @@ def locale_for(country: str, language: str | None = None) -> str:
     Portugal: ``"pt_PT"``), else the country's first official language there, else ``language`` alone,
     else English."""
     from babel import Locale, UnknownLocaleError
-    from babel.languages import get_official_languages
+
+    from .territories import official_languages
 
     region = country.upper()
-    languages = [language] if language else list(get_official_languages(region))
+    languages = [language] if language else list(official_languages(region))
     for code in languages:
         for candidate in ((code,) if "_" in code else (f"{code}_{region}", code)):
             try:

@@ -9,7 +9,7 @@ each of its messages overrides leadkit's, and it may add a language of its own.
 
 :func:`choose_language` decides the language, in this order: the one configured for the offer
 (``offer.language``, per ``[[landing]]``); the language of the page the form sits on (a kit's
-``<html lang>``); else the languages of the offer's countries (Babel knows them), between which
+``<html lang>``); else the languages of the offer's countries (CLDR's, from Babel: :mod:`leadkit.territories`), between which
 the visitor's ``Accept-Language`` may choose; else English.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from babel import Locale, UnknownLocaleError
-from babel.languages import get_official_languages
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from .logs import logger
+from .territories import official_languages
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "choose_language", "country_languages",
            "normalize", "translations"]
@@ -99,12 +99,9 @@ def _compiled(path: Path) -> Translations | None:
 
 @lru_cache(maxsize=512)
 def country_languages(country: str) -> tuple[str, ...]:
-    """The official languages of a country, the most spoken first (``ch``: de, fr, it...)."""
-    try:
-        return tuple(dict.fromkeys(normalize(code) or code for code in
-                                   get_official_languages(country.upper(), de_facto=True)))
-    except Exception:
-        return ()
+    """The official languages of a country, the most spoken first (``ch``: de, fr, it...), as CLDR
+    gives them (:mod:`leadkit.territories`); none for a code that is not a country."""
+    return tuple(dict.fromkeys(normalize(code) or code for code in official_languages(country, de_facto=True)))
 
 
 def choose_language(*, configured: str | None = None, page: str | None = None, countries: Sequence[str] = (),
