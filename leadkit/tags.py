@@ -59,7 +59,7 @@ def tags_from_pairs(
     ``aliases`` maps other parameter names onto tag names (``clickid`` -> ``subid``);
     a tag's own name beats an alias for it.
     """
-    wanted = set(names)
+    wanted = names if isinstance(names, frozenset) else frozenset(names)
     aliases = aliases or {}
     found: dict[str, str] = {}
     via_alias: dict[str, str] = {}
@@ -175,11 +175,14 @@ class TagCookie:
 
 
 class _CompactJSON:
-    """JSON without spaces, so that the cookie stays small."""
+    """JSON without spaces, so that the cookie stays small (one encoder, made once: ``json.dumps`` with
+    other than its default arguments makes a new one every call)."""
+
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
     @staticmethod
     def dumps(obj: object) -> str:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        return _CompactJSON._encoder.encode(obj)
 
     @staticmethod
     def loads(text: str | bytes) -> object:

@@ -40,6 +40,7 @@ log = logger("leadkit.visits")
 BROWSER_COOKIES = {"_fbp": "fbp", "_fbc": "fbc", "_ttp": "ttp"}
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CLICK_ID_SET = frozenset(CLICK_IDS)
 _SIGNED_VALUE = re.compile(r"[A-Za-z0-9._-]+")  # itsdangerous' URL-safe alphabet
 
 
@@ -62,6 +63,7 @@ class Visits:
         site, tags = config.site, config.tags
         self.config = config
         self.tag_names = tags.names
+        self._tag_name_set = frozenset(tags.names)
         self.aliases = tags.aliases
         self.pixel_params = config.pixels.params
         self.click_names = CLICK_IDS + tuple(f"pixel_{platform}" for platform in PLATFORMS)
@@ -85,7 +87,7 @@ class Visits:
     def query_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The tags of a GET's query string."""
         pairs = self._query_pairs(environ)
-        return tags_from_pairs(pairs, self.tag_names, self.aliases) if pairs else {}
+        return tags_from_pairs(pairs, self._tag_name_set, self.aliases) if pairs else {}
 
     def query_clicks(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The click ids and pixel ids of a GET's query string (a pixel id of the wrong form is
@@ -93,7 +95,7 @@ class Visits:
         pairs = self._query_pairs(environ)
         if not pairs:
             return {}
-        clicks = tags_from_pairs(pairs, CLICK_IDS)
+        clicks = tags_from_pairs(pairs, _CLICK_ID_SET)
         if self.pixel_params:
             pixels, refused = visit_pixels(pairs, self.pixel_params)
             clicks.update(pixels)

@@ -11,7 +11,7 @@ import itsdangerous.timed
 import pytest
 
 import leadkit.tags
-from leadkit.signing import PreparedSigner
+from leadkit.signing import COMPRESS_FROM, PreparedSerializer, PreparedSigner
 from itsdangerous.encoding import base64_encode
 
 from leadkit.tags import (
@@ -274,16 +274,29 @@ def test_a_cookie_read_before_is_given_as_a_copy(cookie: TagCookie) -> None:
     assert cookie.loads(value) == {"subid": "s1"}
 
 
-def test_cookies_are_signed_and_read_as_itsdangerous_does(cookie: TagCookie) -> None:
+@pytest.mark.parametrize("tags", [
+    pytest.param({"utm_source": "fb", "sub1": "клик-1"}, id="short"),
+    pytest.param({"utm_source": "fb", "sub1": "клик-1", "sub5": "x" * 200}, id="short-compressible"),
+    pytest.param({"utm_source": "fb", "sub1": "клик-1", "sub5": "x" * 250, "sub4": "y" * 250}, id="long-compressible"),
+])
+def test_cookies_are_signed_and_read_as_itsdangerous_does(cookie: TagCookie, tags: dict[str, str]) -> None:
     """TagCookie prepares its signer once and signs with the one-call HMAC: the cookies stay
-    itsdangerous' own, both ways, for cookies set before the change and after."""
+    itsdangerous' own, both ways, for cookies set before the change and after. A payload under
+    COMPRESS_FROM bytes of JSON is never compressed (itsdangerous compresses it when zlib makes it
+    shorter); from there on, the same bytes."""
     plain = itsdangerous.URLSafeTimedSerializer(SECRET, salt=SALT, serializer=leadkit.tags._CompactJSON)
-    tags = {"utm_source": "fb", "sub1": "клик-1", "sub5": "x" * 200}
+    json_length = len(leadkit.tags._CompactJSON.dumps(tags).encode())
     assert plain.loads(cookie.dumps(tags), max_age=60) == tags
     assert cookie.loads(plain.dumps(tags)) == tags
     ours, theirs = cookie.dumps(tags).split("."), plain.dumps(tags).split(".")
-    if ours[-2] == theirs[-2]:  # signed in the same second: the same bytes
+    if json_length < COMPRESS_FROM:
+        assert ours[0] != ""  # not compressed ('.' first)
+    if ours[-2] != theirs[-2]:  # not signed in the same second
+        return
+    if json_length >= COMPRESS_FROM or theirs[0] != "":
         assert ours == theirs
+    else:
+        assert ours[0] != "" and ours != theirs  # theirs compressed, ours not
 
 
 def test_unknown_names_in_the_cookie_are_dropped() -> None:
@@ -384,3 +397,33 @@ def test_the_prepared_signer_signs_as_itsdangerous_does(secret: str, salt: str) 
         assert signed == Plain(secret, salt=salt).sign(value)
         assert Plain(secret, salt=salt).unsign(signed) == value
     assert not Prepared(secret, salt=salt).verify_signature(b"abc", b"AAAA")
+
+
+@pytest.mark.parametrize("secret", [SECRET, "ключ-секрет-0123456789"])
+@pytest.mark.parametrize("payload", [
+    pytest.param("nonce-123", id="a-form-token"),
+    pytest.param({"utm_source": "fb", "sub1": "клик"}, id="short-tags"),
+    pytest.param({"sub5": "x" * 600}, id="long-compressible"),
+    pytest.param({"sub5": "".join(random.Random(7).choice(string.ascii_letters) for _ in range(700))},
+                 id="long-incompressible"),
+])
+def test_the_prepared_serializer_writes_itsdangerous_bytes_at_a_fixed_time(secret: str, payload: object) -> None:
+    """PreparedSerializer.dumps signs in one pass: at the same second, the bytes itsdangerous writes for
+    a payload it would not compress, or one from COMPRESS_FROM bytes of JSON on; a signer class that
+    signs its own way is used as it is."""
+    class Plain(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return 1_700_000_000
+
+    class Prepared(PreparedSigner):
+        def get_timestamp(self) -> int:
+            return 1_700_000_000
+
+    class OwnWay(Prepared):
+        def sign(self, value: str | bytes) -> bytes:
+            return b"own-" + super().sign(value)
+
+    theirs = itsdangerous.URLSafeTimedSerializer(secret, salt=SALT, signer=Plain).dumps(payload)
+    assert PreparedSerializer(secret, salt=SALT, signer=Prepared).dumps(payload) == theirs
+    assert PreparedSerializer(secret, salt=SALT, signer=OwnWay).dumps(payload) == "own-" + theirs
+    assert PreparedSerializer(secret, salt="another", signer=Prepared).dumps(payload, salt=SALT) == theirs
