@@ -19,12 +19,12 @@ Pure werkzeug and the standard library: no I/O, no configuration.
 
 from __future__ import annotations
 
-import gzip
+import zlib
 
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 
-__all__ = ["COMPRESSIBLE", "MIN_SIZE", "accepts_gzip", "gzip_response"]
+__all__ = ["COMPRESSIBLE", "MIN_SIZE", "accepts_gzip", "gzip_bytes", "gzip_response"]
 
 #: The media types compressed: the text leadkit sends.
 COMPRESSIBLE = frozenset({"text/html", "application/json", "text/javascript", "application/javascript",
@@ -39,6 +39,18 @@ _NO_BODY = frozenset({204, 206, 304})
 #: zlib's level 1, as nginx's default: the form page (6.7 KB) is 2.65 KB at level 1 and 2.41 KB at
 #: level 6, both well inside the first round trip, and compressed in 74 µs instead of 123 µs.
 _LEVEL = 1
+#: zlib's hash table (2 ** (_MEM_LEVEL + 9) bytes): 32 KB, where its default is 128 KB.
+_MEM_LEVEL = 6
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """``data`` as a gzip member (no file name, no time: the same page, the same bytes), at level 1, with
+    a window no larger than ``data`` needs. ``gzip.compress`` sets up zlib's full 256 KB of state for
+    every page (a fresh ``mmap`` from the C library, and its page faults): about 120 µs for the form
+    page on this machine, against about 33 µs with state sized to the page."""
+    window = max(9, min(15, len(data).bit_length()))  # 2 ** window ≥ len(data): nothing lost to a short window
+    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, 16 + window, _MEM_LEVEL)
+    return compressor.compress(data) + compressor.flush()
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -84,7 +96,7 @@ def gzip_response(request: Request, response: Response) -> Response:
         response.vary.add("Accept-Encoding")
     if not accepts_gzip(request.environ.get("HTTP_ACCEPT_ENCODING")):
         return response
-    compressed = gzip.compress(data, compresslevel=_LEVEL, mtime=0)  # mtime 0: the same page, the same bytes
+    compressed = gzip_bytes(data)
     if len(compressed) >= len(data):
         return response
     response.set_data(compressed)
