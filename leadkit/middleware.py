@@ -48,7 +48,7 @@ from .landings import Landing
 from .lead import LeadIds
 from .logs import logger
 from .network import NetworkClient
-from .pages import Pages, json_response, wants_json
+from .pages import Pages, PlainPage, json_accepted, json_response, wants_json
 from .pixels import csp_sources, pixels_for, snippet
 from .recent import Recent
 from .relay import Relay
@@ -137,9 +137,10 @@ class LeadKit:
         self._chosen: Recent[tuple[str, str | None, str | None], Texts] = Recent(1024)
         self._closed = False
         self._warned_of_proxy = False
+        self._form_path = f"{self.mount}/form"
         self._routes: dict[str, tuple[str, Callable[[Request], Response]]] = {
             f"{self.mount}/order": ("POST", self.order),
-            f"{self.mount}/form": ("GET", self.form_page),
+            self._form_path: ("GET", self.form_page),
             f"{self.mount}/embed.js": ("GET", self.embed_script),
             f"{self.mount}/thanks": ("GET", self.thanks),
             f"{self.mount}/health": ("GET", self.health),
@@ -209,6 +210,10 @@ class LeadKit:
         environ["leadkit"] = self  # the wrapped site's pages (and a kit's page shown again) render with it
         path = environ.get("PATH_INFO", "")
         if path == self.mount or path.startswith(self.mount + "/"):
+            if path == self._form_path and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                plain = self._plain_form_page(environ)
+                if plain is not None:
+                    return plain(environ, start_response)
             request = Request(environ)
             # leadkit's own pages, JSON and script go gzip-compressed to a browser that takes it.
             return gzip_response(request, self._own(request))(environ, start_response)
@@ -323,6 +328,20 @@ class LeadKit:
         if result.reply.status == 503 or result.retry_after:
             response.headers["Retry-After"] = str(result.retry_after or 30)
         return response
+
+    def _plain_form_page(self, environ: WSGIEnvironment) -> PlainPage | None:
+        """``GET {mount}/form`` for the plain visit: a page (not JSON), no tags to show or keep. It is
+        :meth:`form_page`'s answer (tests/test_middleware.py compares the two), sent without werkzeug's
+        request and response; None for any other visit, which :meth:`form_page` answers."""
+        if json_accepted(environ.get("HTTP_ACCEPT")) or self.visits.tags(environ):
+            return None
+        if environ.get("QUERY_STRING") and self.visits.query_clicks(environ):
+            return None  # click ids to keep in the tag cookie
+        target = "_top" if environ.get("HTTP_SEC_FETCH_DEST") == "iframe" else None
+        # werkzeug's script_root: SCRIPT_NAME's bytes read as UTF-8, without a trailing slash
+        script_root = (environ.get("SCRIPT_NAME") or "").encode("latin-1").decode(errors="replace").rstrip("/")
+        return self.pages.plain_form_page(environ, script_root=script_root, target=target,
+                                          texts=self.texts_for(environ, self.landings[""]))
 
     def form_page(self, request: Request) -> Response:
         """``GET {mount}/form``: the order form as a page of its own (iframes, quick checks);

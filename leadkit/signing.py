@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import zlib
 from typing import Any
 
@@ -27,7 +28,7 @@ from itsdangerous.encoding import base64_encode, int_to_bytes
 from itsdangerous.serializer import Serializer
 from itsdangerous.signer import HMACAlgorithm, Signer
 
-__all__ = ["COMPRESS_FROM", "PreparedSerializer", "PreparedSigner"]
+__all__ = ["COMPRESS_FROM", "CompactJSON", "PreparedSerializer", "PreparedSigner"]
 
 #: A payload's JSON from this many bytes on is compressed when zlib makes it shorter, as itsdangerous does.
 COMPRESS_FROM = 512
@@ -52,12 +53,29 @@ class PreparedSigner(TimestampSigner):
         return self._key if secret_key is None else super().derive_key(secret_key)
 
 
+class CompactJSON:
+    """itsdangerous' JSON (no spaces, not ASCII-escaped) from one encoder made once: ``json.dumps`` with
+    other than its default arguments makes a new encoder at every call."""
+
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+    @staticmethod
+    def dumps(obj: object) -> str:
+        return CompactJSON._encoder.encode(obj)
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        return json.loads(text)
+
+
 class PreparedSerializer(URLSafeTimedSerializer):
     """itsdangerous' ``URLSafeTimedSerializer`` whose signer for its own salt is made once (it was made
-    for every ``dumps`` and ``loads``); a :class:`PreparedSigner` unless ``signer=`` names another."""
+    for every ``dumps`` and ``loads``); a :class:`PreparedSigner` unless ``signer=`` names another, and
+    :class:`CompactJSON` unless ``serializer=`` does."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("signer", PreparedSigner)
+        kwargs.setdefault("serializer", CompactJSON)
         super().__init__(*args, **kwargs)
         self._prepared = super().make_signer()
 

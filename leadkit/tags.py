@@ -9,7 +9,6 @@ characters, the network's limit.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Iterable, Mapping
@@ -18,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from itsdangerous import BadData
 
 from .recent import Recent
-from .signing import PreparedSerializer
+from .signing import CompactJSON, PreparedSerializer
 
 __all__ = [
     "CLICK_IDS",
@@ -140,7 +139,7 @@ class TagCookie:
         self.name = name
         self.max_age = days * 24 * 3600
         self._names = frozenset(names)
-        self._serializer = PreparedSerializer(secret, salt="leadkit.tags", serializer=_CompactJSON)
+        self._serializer = PreparedSerializer(secret, salt="leadkit.tags")
         # Cookies whose signature was checked, with when they were signed and what they hold: a
         # visitor sends the same cookie with every page and asset the site serves through leadkit,
         # and checking it again (HMAC, base64, JSON) was most of what leadkit cost such a request.
@@ -174,16 +173,5 @@ class TagCookie:
         return dict(tags)
 
 
-class _CompactJSON:
-    """JSON without spaces, so that the cookie stays small (one encoder, made once: ``json.dumps`` with
-    other than its default arguments makes a new one every call)."""
-
-    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-    @staticmethod
-    def dumps(obj: object) -> str:
-        return _CompactJSON._encoder.encode(obj)
-
-    @staticmethod
-    def loads(text: str | bytes) -> object:
-        return json.loads(text)
+#: The tag cookie's JSON: itsdangerous' own, from one encoder (tests sign cookies with it by this name).
+_CompactJSON = CompactJSON

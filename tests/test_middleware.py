@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -676,6 +677,82 @@ def test_the_form_page_rendered_once_is_the_page_rendered_each_time(network: San
         kit.desk.tokens.read(token[1])  # a genuine token
         seen.append((nonce[1], token[1]))
     assert len({n for n, _ in seen}) == len({t for _, t in seen}) == 8, "each page its own nonce and token"
+
+
+_BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("environ", [
+    pytest.param({}, id="no-headers"),
+    pytest.param({"HTTP_ACCEPT": _BROWSER, "HTTP_ACCEPT_ENCODING": "gzip, deflate, br"}, id="browser-gzip"),
+    pytest.param({"HTTP_ACCEPT": _BROWSER, "HTTP_ACCEPT_ENCODING": "gzip;q=0"}, id="gzip-refused"),
+    pytest.param({"REQUEST_METHOD": "HEAD", "HTTP_ACCEPT_ENCODING": "gzip"}, id="head"),
+    pytest.param({"HTTP_ACCEPT_LANGUAGE": "kk-KZ,kk;q=0.9", "HTTP_SEC_FETCH_DEST": "iframe"}, id="kazakh-framed"),
+    pytest.param({"SCRIPT_NAME": "/магазин/".encode().decode("latin-1")}, id="utf8-script-name"),
+    pytest.param({"QUERY_STRING": "page=2&utm_source="}, id="query-without-tags"),
+    pytest.param({"HTTP_COOKIE": "leadkit_tags=forged.value.here; theme=dark"}, id="forged-tag-cookie"),
+])
+def test_the_plain_form_page_is_werkzeugs_answer_header_for_header(network: SandboxNetwork,
+                                                                    environ: dict[str, str]) -> None:
+    """A plain visit's form page goes out without werkzeug's Request and Response: the same status,
+    headers (in order) and body as the view answers through werkzeug and leadkit's gzip, nonce and
+    token aside."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+    from leadkit.compress import gzip_response
+
+    kit = make_client(network, journal={"relay": False}).application
+    base = EnvironBuilder(path="/leadkit/form").get_environ()
+
+    def answer(through_werkzeug: bool) -> tuple[str, list[tuple[str, str]], bytes]:
+        given = {**base, **environ}
+        if through_werkzeug:
+            request = Request(given)
+            app: Any = gzip_response(request, kit.form_page(request))
+        else:
+            app = kit._plain_form_page(given)
+            assert app is not None, "a plain visit takes the plain way"
+        seen: list[Any] = []
+        body = b"".join(app(given, lambda status, headers, exc_info=None: seen.extend([status, headers])))
+        if dict(seen[1]).get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        nonce = re.search(r"'nonce-([^']+)'", dict(seen[1])["Content-Security-Policy"])
+        assert nonce
+        token = re.search(rf'name="{TOKEN_FIELD}" value="([^"]+)"', body.decode())
+        text = body.decode().replace(nonce[1], "NONCE").replace(token[1], "TOKEN") if token else body.decode()
+        headers = [(k, v.replace(nonce[1], "NONCE")) for k, v in seen[1]]
+        return seen[0], [h for h in headers if h[0] != "Content-Length"], text.encode()
+
+    plain, werkzeug = answer(False), answer(True)
+    assert plain == werkzeug
+    assert (plain[2] == b"") is (environ.get("REQUEST_METHOD") == "HEAD")
+
+
+@pytest.mark.parametrize(("environ", "plain"), [
+    pytest.param({"HTTP_ACCEPT": "application/json"}, False, id="json"),
+    pytest.param({"HTTP_ACCEPT": "application/*"}, False, id="json-by-wildcard"),
+    pytest.param({"HTTP_ACCEPT": "application/json;q=0.5, text/html"}, True, id="html-preferred"),
+    pytest.param({"QUERY_STRING": "utm_source=fb"}, False, id="tags-in-the-link"),
+    pytest.param({"QUERY_STRING": "fbclid=IwAR123"}, False, id="a-click-id-to-keep"),
+    pytest.param({"QUERY_STRING": "fbclid="}, True, id="an-empty-click-id"),
+])
+def test_only_the_plain_visit_takes_the_plain_way(network: SandboxNetwork, environ: dict[str, str],
+                                                 plain: bool) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    kit = make_client(network, journal={"relay": False}).application
+    given = {**EnvironBuilder(path="/leadkit/form").get_environ(), **environ}
+    assert (kit._plain_form_page(given) is not None) is plain
+
+
+def test_the_tag_cookie_makes_the_form_page_werkzeugs(network: SandboxNetwork) -> None:
+    client = make_client(network, journal={"relay": False})
+    cookie = client.get("/?utm_source=fb").headers["Set-Cookie"].split(";")[0]
+    kit = client.application
+    from werkzeug.test import EnvironBuilder
+    given = EnvironBuilder(path="/leadkit/form", headers={"Cookie": cookie}).get_environ()
+    assert kit._plain_form_page(given) is None
+    assert 'value="fb"' in client.get("/leadkit/form", headers={"Cookie": cookie}).get_data(as_text=True)
 
 
 def test_an_order_sent_from_the_form_page_rendered_once_is_taken(network: SandboxNetwork) -> None:
