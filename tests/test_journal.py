@@ -1002,3 +1002,29 @@ def test_a_rate_limit_is_still_rate_limited(any_journal: Journal) -> None:
     with pytest.raises(RateLimited):
         any_journal.add(entry("2"), owner="w", lease=60, window=0, limits=[limit])
     assert any_journal.writable() and any_journal.get("2") is None
+
+
+def test_a_rate_limit_counts_only_the_hits_within_its_window(any_journal: Journal, clock: FakeClock) -> None:
+    """Two orders per 60 s from one key: the third waits for the first to leave the window, and is told
+    how long; hits past the window are not counted (SQLite leaves them to prune)."""
+    limit = Limit("phone", "77011234567", 2, 60)
+    any_journal.add(entry("1"), owner="w", lease=60, window=0, limits=[limit])
+    clock.advance(20)
+    any_journal.add(entry("2"), owner="w", lease=60, window=0, limits=[limit])
+    clock.advance(10)
+    with pytest.raises(RateLimited) as refused:
+        any_journal.add(entry("3"), owner="w", lease=60, window=0, limits=[limit])
+    assert refused.value.retry_after == pytest.approx(30, abs=0.01), "the first hit leaves the window in 30 s"
+    clock.advance(30)  # the first hit is exactly 60 s old: still in the window
+    with pytest.raises(RateLimited):
+        any_journal.add(entry("3"), owner="w", lease=60, window=0, limits=[limit])
+    clock.advance(0.5)  # and now out of it
+    stored, created = any_journal.add(entry("4"), owner="w", lease=60, window=0, limits=[limit])
+    assert created and stored.id == "4" and stored.state == "pending" and stored.lease_owner == "w"
+    with pytest.raises(RateLimited):
+        any_journal.add(entry("5"), owner="w", lease=60, window=0, limits=[limit])
+    assert any_journal.prune(None, hits_older_than=60)["hits"] <= 1  # the first, unless the add deleted it
+    with pytest.raises(RateLimited):  # the hits within the window are kept
+        any_journal.add(entry("5"), owner="w", lease=60, window=0, limits=[limit])
+    other = Limit("phone", "77017654321", 2, 60)
+    assert any_journal.add(entry("6"), owner="w", lease=60, window=0, limits=[other])[1], "another key, its own count"
