@@ -10,6 +10,7 @@ what to show.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,7 +74,8 @@ class Pages:
         # Where each form page's nonce and token go in a page rendered once (:meth:`form_page`): hex,
         # so that escaping leaves them as they are, and random, so that no page's text holds them.
         self._nonce_mark, self._token_mark = (f"lkmark{secrets.token_hex(12)}" for _ in range(2))
-        self._form_pages: Recent[tuple[str, str, str | None], str] = Recent(256)
+        self._marks = re.compile(f"({self._nonce_mark}|{self._token_mark})".encode())
+        self._form_pages: Recent[tuple[str, str, str | None], list[bytes]] = Recent(256)
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
              errors: Mapping[str, str] | None = None, message: str | None = None,
@@ -133,8 +135,7 @@ class Pages:
         header for header, without werkzeug's request and response: for the plain visit, the most
         frequent of leadkit's own requests (werkzeug's objects and its checks of every header were
         half of what such a page cost)."""
-        html, nonce = self._form_page_html(script_root, target, texts)
-        body = html.encode()
+        body, nonce = self._form_page_html(script_root, target, texts)
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
                    *security_headers(nonce, self.config.site.allowed_origins).items()]
         if environ.get("REQUEST_METHOD") == "HEAD":
@@ -149,21 +150,24 @@ class Pages:
                     headers.append(("Content-Encoding", "gzip"))
         return PlainPage(headers, body)
 
-    def _form_page_html(self, script_root: str, target: str | None, texts: Texts) -> tuple[str, str]:
-        """The form page's HTML with a fresh nonce and token, and the nonce."""
+    def _form_page_html(self, script_root: str, target: str | None, texts: Texts) -> tuple[bytes, str]:
+        """The form page's HTML (UTF-8) with a fresh nonce and token, and the nonce."""
         key = (texts.language, script_root, target)
-        html = self._form_pages.get(key)
-        if html is None:
+        pieces = self._form_pages.get(key)
+        if pieces is None:
             form = self.form(tags={}, script_root=script_root, target=target, texts=texts, token=self._token_mark)
             html = self._render("order.html", {"form": form}, texts, self._nonce_mark)
-            self._form_pages.put(key, html)  # languages × script roots × framed or not: a few, normally
+            # Encoded once and cut at the marks: each page is then a join of bytes.
+            pieces = self._marks.split(html.encode())
+            self._form_pages.put(key, pieces)  # languages × script roots × framed or not: a few, normally
         nonce = secrets.token_urlsafe(16)
-        return html.replace(self._nonce_mark, nonce).replace(self._token_mark, self.tokens.issue()), nonce
+        fill = {self._nonce_mark.encode(): nonce.encode(), self._token_mark.encode(): self.tokens.issue().encode()}
+        return b"".join([fill.get(piece, piece) for piece in pieces]), nonce
 
     def _render(self, name: str, context: Mapping[str, Any], texts: Texts, nonce: str) -> str:
         return self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
 
-    def _respond(self, html: str, status: int, nonce: str, sources: Mapping[str, Sequence[str]] | None) -> Response:
+    def _respond(self, html: str | bytes, status: int, nonce: str, sources: Mapping[str, Sequence[str]] | None) -> Response:
         response = Response(html, status, mimetype="text/html")
         response.headers.update(security_headers(nonce, self.config.site.allowed_origins, sources))
         return response
