@@ -82,7 +82,7 @@ def locale_for(country: str, language: str | None = None) -> str:
     else English."""
     from babel import Locale, UnknownLocaleError
 
-    from .territories import official_languages
+    from .i18n import official_languages
 
     region = country.upper()
     languages = [language] if language else list(official_languages(region))

@@ -27,9 +27,9 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from .logs import logger
-from .territories import official_languages
+from .territories import DE_FACTO, OFFICIAL
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "choose_language", "country_languages",
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "choose_language", "country_languages", "official_languages",
            "normalize", "translations"]
 
 log = logger("leadkit.i18n")
@@ -95,6 +95,16 @@ def _compiled(path: Path) -> Translations | None:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(buffer, domain=DOMAIN)
+
+
+def official_languages(territory: str, de_facto: bool = False) -> tuple[str, ...]:
+    """What Babel's ``get_official_languages`` answers, from :mod:`leadkit.territories`: the official
+    languages of ``territory`` (a country code, any case), the most spoken first; with ``de_facto``,
+    also the languages official in fact."""
+    code = territory.upper()
+    if de_facto and code in DE_FACTO:
+        return DE_FACTO[code]
+    return OFFICIAL.get(code, ())
 
 
 @lru_cache(maxsize=512)

@@ -380,18 +380,24 @@ def test_signed_non_json_payload_reads_as_no_tags(cookie: TagCookie, body: bytes
     assert cookie.loads(sign_raw(body)) == {}
 
 
+class Plain(itsdangerous.TimestampSigner):
+    """itsdangerous' signer at a fixed time."""
+
+    def get_timestamp(self) -> int:
+        return 1_700_000_000
+
+
+class Prepared(PreparedSigner):
+    """leadkit's prepared signer at the same fixed time."""
+
+    def get_timestamp(self) -> int:
+        return 1_700_000_000
+
+
 @pytest.mark.parametrize("secret", [SECRET, "ключ-секрет-0123456789", "x" * 200])
 @pytest.mark.parametrize("salt", ["leadkit.tags", "leadkit.form-token", "leadkit.lead"])
 def test_the_prepared_signer_signs_as_itsdangerous_does(secret: str, salt: str) -> None:
     """leadkit.signing.PreparedSigner (key derived once, one-call HMAC) gives itsdangerous' bytes."""
-    class Plain(itsdangerous.TimestampSigner):
-        def get_timestamp(self) -> int:
-            return 1_700_000_000
-
-    class Prepared(PreparedSigner):
-        def get_timestamp(self) -> int:
-            return 1_700_000_000
-
     for value in (b"", b"abc", "клик".encode(), bytes(range(256))):
         signed = Prepared(secret, salt=salt).sign(value)
         assert signed == Plain(secret, salt=salt).sign(value)
@@ -411,14 +417,6 @@ def test_the_prepared_serializer_writes_itsdangerous_bytes_at_a_fixed_time(secre
     """PreparedSerializer.dumps signs in one pass: at the same second, the bytes itsdangerous writes for
     a payload it would not compress, or one from COMPRESS_FROM bytes of JSON on; a signer class that
     signs its own way is used as it is."""
-    class Plain(itsdangerous.TimestampSigner):
-        def get_timestamp(self) -> int:
-            return 1_700_000_000
-
-    class Prepared(PreparedSigner):
-        def get_timestamp(self) -> int:
-            return 1_700_000_000
-
     class OwnWay(Prepared):
         def sign(self, value: str | bytes) -> bytes:
             return b"own-" + super().sign(value)

@@ -11,7 +11,7 @@ from babel.core import get_global
 from babel.languages import get_official_languages
 
 from leadkit import territories
-from leadkit.i18n import country_languages
+from leadkit.i18n import country_languages, official_languages
 
 ROOT = Path(__file__).resolve().parent.parent
 SAME_CLDR = get_global("cldr")["version"] == territories.CLDR
@@ -25,8 +25,8 @@ def test_every_territory_has_babels_languages_in_babels_order(de_facto: bool) ->
     every = sorted(get_global("territory_languages"))
     assert len(every) > 200
     for code in every:
-        assert territories.official_languages(code, de_facto) == get_official_languages(code, de_facto=de_facto), code
-        assert territories.official_languages(code.lower(), de_facto) == get_official_languages(code, de_facto=de_facto)
+        assert official_languages(code, de_facto) == get_official_languages(code, de_facto=de_facto), code
+        assert official_languages(code.lower(), de_facto) == get_official_languages(code, de_facto=de_facto)
 
 
 @pytest.mark.skipif(not SAME_CLDR, reason=REASON)
