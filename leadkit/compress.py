@@ -24,7 +24,7 @@ import zlib
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Request, Response
 
-__all__ = ["COMPRESSIBLE", "MIN_SIZE", "accepts_gzip", "gzip_bytes", "gzip_response"]
+__all__ = ["COMPRESSIBLE", "MIN_SIZE", "accepts_gzip", "gzip_bytes", "gzip_choice", "gzip_response"]
 
 #: The media types compressed: the text leadkit sends.
 COMPRESSIBLE = frozenset({"text/html", "application/json", "text/javascript", "application/javascript",
@@ -51,6 +51,18 @@ def gzip_bytes(data: bytes) -> bytes:
     window = max(9, min(15, len(data).bit_length()))  # 2 ** window ≥ len(data): nothing lost to a short window
     compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, 16 + window, _MEM_LEVEL)
     return compressor.compress(data) + compressor.flush()
+
+
+def gzip_choice(data: bytes, accept_encoding: str | None) -> tuple[bool, bytes | None]:
+    """For a body that may be compressed (see :func:`_compressible`): whether its response varies by
+    ``Accept-Encoding`` (a body under :data:`MIN_SIZE` is always sent as it is), and the gzip body to
+    send, or None to send ``data`` as it is (not accepted, or not made smaller)."""
+    if len(data) < MIN_SIZE:
+        return False, None
+    if not accepts_gzip(accept_encoding):
+        return True, None
+    compressed = gzip_bytes(data)
+    return True, (compressed if len(compressed) < len(data) else None)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -86,18 +98,15 @@ def gzip_response(request: Request, response: Response) -> Response:
     response object is changed and returned."""
     if not _compressible(request, response):
         return response
-    data = response.get_data()
-    if len(data) < MIN_SIZE:
+    varies, compressed = gzip_choice(response.get_data(), request.environ.get("HTTP_ACCEPT_ENCODING"))
+    if not varies:
         return response
     vary = response.headers.get("Vary")
     if not vary:  # the usual case, without parsing and writing back a header set
         response.headers["Vary"] = "Accept-Encoding"
     elif "*" not in response.vary:
         response.vary.add("Accept-Encoding")
-    if not accepts_gzip(request.environ.get("HTTP_ACCEPT_ENCODING")):
-        return response
-    compressed = gzip_bytes(data)
-    if len(compressed) >= len(data):
+    if compressed is None:
         return response
     response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"

@@ -9,8 +9,8 @@ each of its messages overrides leadkit's, and it may add a language of its own.
 
 :func:`choose_language` decides the language, in this order: the one configured for the offer
 (``offer.language``, per ``[[landing]]``); the language of the page the form sits on (a kit's
-``<html lang>``); else the languages of the offer's countries (CLDR's, from Babel: :mod:`leadkit.territories`), between which
-the visitor's ``Accept-Language`` may choose; else English.
+``<html lang>``); else the languages of the offer's countries (CLDR's, from Babel:
+:mod:`leadkit.territories`), between which the visitor's ``Accept-Language`` may choose; else English.
 """
 
 from __future__ import annotations

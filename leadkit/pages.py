@@ -29,7 +29,7 @@ from .phone import dialling_code, local_example
 from .recent import Recent
 from .texts import Texts, english
 from .formtoken import TOKEN_FIELD, FormTokens
-from .compress import MIN_SIZE, accepts_gzip, gzip_bytes
+from .compress import gzip_choice
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -138,16 +138,15 @@ class Pages:
         body, nonce = self._form_page_html(script_root, target, texts)
         headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
                    *security_headers(nonce, self.config.site.allowed_origins).items()]
-        if environ.get("REQUEST_METHOD") == "HEAD":
+        if environ.get("REQUEST_METHOD") == "HEAD":  # no body: nothing to compress, as gzip_response has it
             return PlainPage(headers, b"")
-        if len(body) >= MIN_SIZE:
+        varies, compressed = gzip_choice(body, environ.get("HTTP_ACCEPT_ENCODING"))
+        if varies:
             headers.append(("Vary", "Accept-Encoding"))
-            if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING")):
-                compressed = gzip_bytes(body)
-                if len(compressed) < len(body):
-                    body = compressed
-                    headers[1] = ("Content-Length", str(len(body)))
-                    headers.append(("Content-Encoding", "gzip"))
+        if compressed is not None:
+            body = compressed
+            headers[1] = ("Content-Length", str(len(body)))
+            headers.append(("Content-Encoding", "gzip"))
         return PlainPage(headers, body)
 
     def _form_page_html(self, script_root: str, target: str | None, texts: Texts) -> tuple[bytes, str]:
@@ -167,7 +166,8 @@ class Pages:
     def _render(self, name: str, context: Mapping[str, Any], texts: Texts, nonce: str) -> str:
         return self.templates.get_template(name).render(csp_nonce=nonce, **gettext_context(texts), **context)
 
-    def _respond(self, html: str | bytes, status: int, nonce: str, sources: Mapping[str, Sequence[str]] | None) -> Response:
+    def _respond(self, html: str | bytes, status: int, nonce: str,
+                 sources: Mapping[str, Sequence[str]] | None) -> Response:
         response = Response(html, status, mimetype="text/html")
         response.headers.update(security_headers(nonce, self.config.site.allowed_origins, sources))
         return response
