@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from itsdangerous import BadData
 
 from .recent import Recent
-from .signing import CompactJSON, PreparedSerializer
+from .signing import PreparedSerializer
 
 __all__ = [
     "CLICK_IDS",
@@ -172,6 +172,3 @@ class TagCookie:
         self._verified.put(value, (int(signed.timestamp()), tags))
         return dict(tags)
 
-
-#: The tag cookie's JSON: itsdangerous' own, from one encoder (tests sign cookies with it by this name).
-_CompactJSON = CompactJSON

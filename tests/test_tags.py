@@ -11,7 +11,7 @@ import itsdangerous.timed
 import pytest
 
 import leadkit.tags
-from leadkit.signing import COMPRESS_FROM, PreparedSerializer, PreparedSigner
+from leadkit.signing import COMPRESS_FROM, CompactJSON, PreparedSerializer, PreparedSigner
 from itsdangerous.encoding import base64_encode
 
 from leadkit.tags import (
@@ -284,8 +284,8 @@ def test_cookies_are_signed_and_read_as_itsdangerous_does(cookie: TagCookie, tag
     itsdangerous' own, both ways, for cookies set before the change and after. A payload under
     COMPRESS_FROM bytes of JSON is never compressed (itsdangerous compresses it when zlib makes it
     shorter); from there on, the same bytes."""
-    plain = itsdangerous.URLSafeTimedSerializer(SECRET, salt=SALT, serializer=leadkit.tags._CompactJSON)
-    json_length = len(leadkit.tags._CompactJSON.dumps(tags).encode())
+    plain = itsdangerous.URLSafeTimedSerializer(SECRET, salt=SALT, serializer=CompactJSON)
+    json_length = len(CompactJSON.dumps(tags).encode())
     assert plain.loads(cookie.dumps(tags), max_age=60) == tags
     assert cookie.loads(plain.dumps(tags)) == tags
     ours, theirs = cookie.dumps(tags).split("."), plain.dumps(tags).split(".")
