@@ -171,4 +171,3 @@ class TagCookie:
         tags = {k: v for k, v in cleaned.items() if v}
         self._verified.put(value, (int(signed.timestamp()), tags))
         return dict(tags)
-
