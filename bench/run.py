@@ -7,7 +7,7 @@ a while weighs on both sides alike.
 
     make bench                              # every row, 5 rounds (BENCH_ROUNDS=N for another number)
     make bench QUICK=1                      # a smoke run: 2 rounds, short loads, a 100k journal
-    make bench BENCH=pass,order             # some rows: pass order orders php form memory import health report
+    make bench BENCH=pass,order             # some rows: pass order floor orders php form memory import health report
     BENCH_PG_URL=postgresql://... make bench  # the journal rows against PostgreSQL too (journal.url)
     .venv/bin/python bench/run.py --help    # the same, without make (--markdown: the table for the README)
 
@@ -37,15 +37,16 @@ from figures import Row, markdown, table  # noqa: E402
 from procs import Processes  # noqa: E402
 
 #: The rows in the order the table shows them, by the name ``BENCH=`` selects them with.
-ROWS = ("pass", "order", "orders", "php", "form", "memory", "import", "health", "report")
+ROWS = ("pass", "order", "floor", "orders", "php", "form", "memory", "import", "health", "report")
 
 
 def _row_functions() -> dict[str, Callable[[Bench], list[Row]]]:
+    from floors import floors
     from rows_http import form_page, memory, orders, pass_through
     from rows_inproc import import_time, million, order_cpu, report_time
     from rows_php import php
 
-    return {"pass": pass_through, "order": order_cpu, "orders": orders, "php": php, "form": form_page,
+    return {"pass": pass_through, "order": order_cpu, "floor": floors, "orders": orders, "php": php, "form": form_page,
             "memory": memory, "import": import_time, "health": million, "report": report_time}
 
 
