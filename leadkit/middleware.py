@@ -220,6 +220,9 @@ class LeadKit:
         return self._pass_through(environ, start_response)
 
     def _pass_through(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.get("QUERY_STRING") and self.visits.tag_cookie.name not in environ.get("HTTP_COOKIE", ""):
+            environ["leadkit.tags"] = {}  # most requests: no tags in the link, no tag cookie
+            return self.app(environ, start_response)
         fresh = self.visits.query_tags(environ)
         kept_tags = self.visits.cookie_tags(environ)
         environ["leadkit.tags"] = tags = merge_tags(kept_tags, fresh)

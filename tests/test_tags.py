@@ -425,3 +425,23 @@ def test_the_prepared_serializer_writes_itsdangerous_bytes_at_a_fixed_time(secre
     assert PreparedSerializer(secret, salt=SALT, signer=Prepared).dumps(payload) == theirs
     assert PreparedSerializer(secret, salt=SALT, signer=OwnWay).dumps(payload) == "own-" + theirs
     assert PreparedSerializer(secret, salt="another", signer=Prepared).dumps(payload, salt=SALT) == theirs
+
+
+def test_the_signing_pieces_give_itsdangerous_bytes() -> None:
+    """leadkit.signing's base64 and its HMAC keyed once, against itsdangerous' base64 and hmac.digest:
+    every length of input, and more keys than the HMAC keeps keyed."""
+    import hashlib
+    import hmac
+
+    from leadkit import signing
+
+    rng = random.Random(11)
+    for length in range(0, 300):
+        data = bytes(rng.randrange(256) for _ in range(length))
+        assert signing._base64(data) == base64_encode(data)
+    algorithm = signing._PreparedHMAC(hashlib.sha1)
+    for round_ in range(3):
+        for n in range(12):
+            key, value = f"key-{n}".encode() * (n + 1), f"value {round_} {n}".encode() * n
+            assert algorithm.get_signature(key, value) == hmac.digest(key, value, hashlib.sha1)
+    assert len(algorithm._keyed) <= 8
