@@ -72,18 +72,29 @@ def pass_through(bench: Bench) -> list[Row]:
     config = write_config(bench.folder, "pass", bench.api(0))
     bare, bare_process = bench.procs.gunicorn("bare-sync", "apps:bare")
     kit, kit_process = bench.procs.gunicorn("wrapped-sync", "apps:wrapped()", env={"BENCH_CONFIG": str(config)})
+    # Controls for the no-tags case: a do-nothing Python layer, and leadkit made in the worker but not called.
+    layer, layer_process = bench.procs.gunicorn("layer-sync", "apps:layer()")
+    loaded, loaded_process = bench.procs.gunicorn("loaded-sync", "apps:loaded()", env={"BENCH_CONFIG": str(config)})
     try:
         headers = {"no tags": (), "?utm_… on the URL": (), "tags cookie": (f"Cookie: {tags_cookie(kit)}",)}
         loads = {(side, variant): _get(url + path, process.pid, headers[variant])
                  for variant, path in _PATHS.items()
                  for side, url, process in (("bare", bare, bare_process), ("wrapped", kit, kit_process))}
+        loads.update({(side, "no tags"): _get(url + _PATHS["no tags"], process.pid)
+                      for side, url, process in (("layer", layer, layer_process), ("loaded", loaded, loaded_process))})
         rounds = side_by_side(bench, loads)
     finally:
-        bench.procs.stop(kit_process)
-        bench.procs.stop(bare_process)
-    return [Row(name, values=[r["wrapped", variant].rate / r["bare", variant].rate for r in rounds], goal=goal,
+        for process in (loaded_process, layer_process, kit_process, bare_process):
+            bench.procs.stop(process)
+    rows = [Row(name, values=[r["wrapped", variant].rate / r["bare", variant].rate for r in rounds], goal=goal,
                 absolute=_both(rounds, ("bare", variant), ("wrapped", variant)))
             for name, variant in zip(names, _PATHS)]
+    for side, what in (("layer", "a do-nothing Python middleware"),
+                       ("loaded", "bare in a worker where LeadKit is made but not called")):
+        rows.append(Row(f"  control, no tags: {what} ÷ bare",
+                        values=[r[side, "no tags"].rate / r["bare", "no tags"].rate for r in rounds],
+                        absolute=_both(rounds, ("bare", "no tags"), (side, "no tags"), ("bare", side))))
+    return rows
 
 
 def form_page(bench: Bench) -> list[Row]:
