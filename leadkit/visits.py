@@ -62,12 +62,11 @@ class Visits:
     def __init__(self, config: Config) -> None:
         site, tags = config.site, config.tags
         self.config = config
-        self.tag_names = tags.names
-        self._tag_name_set = frozenset(tags.names)
+        self.tag_names = frozenset(tags.names)
         self.aliases = tags.aliases
         self.pixel_params = config.pixels.params
         self.click_names = CLICK_IDS + tuple(f"pixel_{platform}" for platform in PLATFORMS)
-        self.tag_cookie = TagCookie(site.secret, self.tag_names + self.click_names, name=tags.cookie, days=tags.days)
+        self.tag_cookie = TagCookie(site.secret, (*tags.names, *self.click_names), name=tags.cookie, days=tags.days)
         self.lead_cookie = LeadCookie(site.secret)
         self._tag_cookie_pair = re.compile(rf"(?:^|;)[ \t]*{re.escape(tags.cookie)}=([^;]*)")
 
@@ -87,7 +86,7 @@ class Visits:
     def query_tags(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The tags of a GET's query string."""
         pairs = self._query_pairs(environ)
-        return tags_from_pairs(pairs, self._tag_name_set, self.aliases) if pairs else {}
+        return tags_from_pairs(pairs, self.tag_names, self.aliases) if pairs else {}
 
     def query_clicks(self, environ: Mapping[str, Any]) -> dict[str, str]:
         """The click ids and pixel ids of a GET's query string (a pixel id of the wrong form is
