@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import int_to_bytes
@@ -99,19 +99,21 @@ class PreparedSerializer(URLSafeTimedSerializer):
         kwargs.setdefault("serializer", CompactJSON)
         super().__init__(*args, **kwargs)
         self._prepared = super().make_signer()
+        kind = type(self._prepared)
+        # Whether dumps may sign in one pass: a PreparedSigner that signs as itsdangerous does.
+        self._one_pass = (isinstance(self._prepared, PreparedSigner) and kind.sign is TimestampSigner.sign
+                          and kind.get_signature is Signer.get_signature and self._prepared.sep == b".")
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         return self._prepared if salt is None or salt == self.salt else super().make_signer(salt)
 
     def dumps(self, obj: Any, salt: str | bytes | None = None) -> str:
-        """itsdangerous' ``dumps``, the same bytes; with a :class:`PreparedSigner` that signs as
-        itsdangerous does (its clock may differ), in one pass: itsdangerous goes through a dozen
-        calls, each checking its argument is bytes."""
-        signer = self.make_signer(salt)
-        kind = type(signer)
-        if not (isinstance(signer, PreparedSigner) and kind.sign is TimestampSigner.sign
-                and kind.get_signature is Signer.get_signature and signer.sep == b"."):
+        """itsdangerous' ``dumps``, the same bytes; for its own salt with a :class:`PreparedSigner` that
+        signs as itsdangerous does (its clock may differ), in one pass: itsdangerous goes through a
+        dozen calls, each checking its argument is bytes."""
+        if not self._one_pass or (salt is not None and salt != self.salt):
             return super().dumps(obj, salt)
+        signer = cast(PreparedSigner, self._prepared)  # so _one_pass says
         value = self.dump_payload(obj) + b"." + _base64(int_to_bytes(signer.get_timestamp()))
         signature = signer.algorithm.get_signature(signer.derive_key(), value)
         return (value + b"." + _base64(signature)).decode("ascii")
