@@ -83,6 +83,12 @@ class LandingDesk:
 _EMBED_FAILED = '"We could not reach the order service. Please check your connection and try again."'
 
 
+def _form_target(environ: WSGIEnvironment) -> str | None:
+    """Where the form page's order goes on: framed by a prelanding, in the whole window (``_top``), so
+    that the autologin cabinet or the thank-you page is not squeezed into the frame."""
+    return "_top" if environ.get("HTTP_SEC_FETCH_DEST") == "iframe" else None
+
+
 def _refused_body(exc: HTTPException, texts: Texts) -> str:
     """The sentence for a body werkzeug refused: too large (413), or unreadable."""
     return texts("too_large") if exc.code == 413 else texts("bad_request")
@@ -340,10 +346,9 @@ class LeadKit:
             return None
         if environ.get("QUERY_STRING") and self.visits.query_clicks(environ):
             return None  # click ids to keep in the tag cookie
-        target = "_top" if environ.get("HTTP_SEC_FETCH_DEST") == "iframe" else None
         # werkzeug's script_root: SCRIPT_NAME's bytes read as UTF-8, without a trailing slash
         script_root = (environ.get("SCRIPT_NAME") or "").encode("latin-1").decode(errors="replace").rstrip("/")
-        return self.pages.plain_form_page(environ, script_root=script_root, target=target,
+        return self.pages.plain_form_page(environ, script_root=script_root, target=_form_target(environ),
                                           texts=self.texts_for(environ, self.landings[""]))
 
     def form_page(self, request: Request) -> Response:
@@ -352,11 +357,8 @@ class LeadKit:
         for ``embed.js`` (CORS per ``site.allowed_origins``)."""
         fresh = self.visits.query_tags(request.environ)
         tags = merge_tags(self.visits.cookie_tags(request.environ), fresh)
-        # Framed by a prelanding, the order goes on in the whole window, so that the
-        # autologin cabinet or the thank-you page is not squeezed into the frame.
-        framed = request.environ.get("HTTP_SEC_FETCH_DEST") == "iframe"
         texts = self.texts_for(request, self.landings[""])
-        target = "_top" if framed else None
+        target = _form_target(request.environ)
         if wants_json(request):
             form = self.pages.form(tags=tags, script_root=request.script_root, target=target, texts=texts)
             body = {"status": "ok", "html": self.pages.form_partial(form), "lang": texts.language, "dir": texts.dir}

@@ -74,7 +74,8 @@ class Pages:
         # Where each form page's nonce and token go in a page rendered once (:meth:`form_page`): hex,
         # so that escaping leaves them as they are, and random, so that no page's text holds them.
         self._nonce_mark, self._token_mark = (f"lkmark{secrets.token_hex(12)}" for _ in range(2))
-        self._marks = re.compile(f"({self._nonce_mark}|{self._token_mark})".encode())
+        self._nonce_bytes, self._token_bytes = self._nonce_mark.encode(), self._token_mark.encode()
+        self._marks = re.compile(b"(" + self._nonce_bytes + b"|" + self._token_bytes + b")")
         self._form_pages: Recent[tuple[str, str, str | None], list[bytes]] = Recent(256)
 
     def form(self, *, tags: Mapping[str, str], script_root: str = "", values: Mapping[str, str] | None = None,
@@ -160,7 +161,7 @@ class Pages:
             pieces = self._marks.split(html.encode())
             self._form_pages.put(key, pieces)  # languages × script roots × framed or not: a few, normally
         nonce = secrets.token_urlsafe(16)
-        fill = {self._nonce_mark.encode(): nonce.encode(), self._token_mark.encode(): self.tokens.issue().encode()}
+        fill = {self._nonce_bytes: nonce.encode(), self._token_bytes: self.tokens.issue().encode()}
         return b"".join([fill.get(piece, piece) for piece in pieces]), nonce
 
     def _render(self, name: str, context: Mapping[str, Any], texts: Texts, nonce: str) -> str:
