@@ -29,6 +29,9 @@ class Load:
     failed: int
     #: The server's CPU per request in ms (its workers' user and system time), when the server was named.
     cpu_ms: float | None = None
+    #: The share of the machine's CPU time (every core) that no process used meanwhile, idle or waiting for
+    #: the disk, in percent; None where /proc/stat cannot be read.
+    idle: float | None = None
 
     def check(self, what: str) -> None:
         if self.failed > self.requests * 0.001:
@@ -52,9 +55,9 @@ def wrk(url: str, *, seconds: float, connections: int = 16, threads: int = 2, he
         args += ["-s", str(BENCH / "post.lua"), url, "--", str(next(_runs) * threads * 100_000)]
     else:
         args.append(url)
-    cpu = cpu_seconds(server) if server else 0.0
+    cpu, machine = cpu_seconds(server) if server else 0.0, _machine()
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    cpu = cpu_seconds(server) - cpu if server else 0.0
+    cpu, machine_after = cpu_seconds(server) - cpu if server else 0.0, _machine()
     rate = float(_find(r"Requests/sec:\s+([\d.]+)", out))
     requests = int(_find(r"(\d+) requests in", out))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -62,7 +65,21 @@ def wrk(url: str, *, seconds: float, connections: int = 16, threads: int = 2, he
     # A read error is how wrk counts a server closing the connection after its answer, as gunicorn's sync
     # workers do after every request (no keep-alive): that is not a failure; connect, write and timeouts are.
     failed = (int(bad.group(1)) if bad else 0) + (sum(int(sockets.group(i)) for i in (1, 3, 4)) if sockets else 0)
-    return Load(rate, requests, failed, cpu * 1000 / requests if server and requests else None)
+    idle = None
+    if machine and machine_after and machine_after[1] > machine[1]:
+        idle = (machine_after[0] - machine[0]) * 100 / (machine_after[1] - machine[1])
+    return Load(rate, requests, failed, cpu * 1000 / requests if server and requests else None, idle)
+
+
+def _machine() -> tuple[int, int] | None:
+    """The machine's CPU time so far, in clock ticks: (idle and waiting for the disk, all), from /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
+    return ticks[3] + ticks[4], sum(ticks[:8])
 
 
 def _find(pattern: str, text: str) -> str:

@@ -102,9 +102,15 @@ class Processes:
     def gunicorn(self, name: str, app: str, *, workers: int = 2, threads: int = 1,
                  env: dict[str, str] | None = None, health: str = "/") -> tuple[str, subprocess.Popen[bytes]]:
         """gunicorn serving ``app`` (``apps:bare``, ``apps:wrapped()``) from this folder: sync workers, or
-        gthread with ``threads`` > 1; its base URL once it answers."""
+        gthread with ``threads`` > 1; its base URL once it answers.
+
+        A gthread worker takes at most twice its threads in connections (``--worker-connections``): a
+        kept-alive connection stays with the worker that accepted it, and without a cap the workers split
+        the load tool's 32 connections as they happened to wake (30 and 2, 26 and 6, 25 and 7, 17 and 15
+        in four runs), so that one worker's threads sat idle and the orders rows measured the split."""
         port = free_port()
-        kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
+        kind = ["--worker-class", "gthread", "--threads", str(threads), "--worker-connections", str(2 * threads)] \
+            if threads > 1 else ["--worker-class", "sync"]
         process, log = self.start(name, [sys.executable, "-m", "gunicorn", "--chdir", str(BENCH), "-w", str(workers),
                                          *kind, "-b", f"127.0.0.1:{port}", "--backlog", "2048",
                                          "--log-level", "warning", app], env=env)

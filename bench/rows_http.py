@@ -141,11 +141,23 @@ def orders(bench: Bench) -> list[Row]:
                         absolute=f"{_rate(rounds, 50):.0f} orders/s of {LIMIT:.0f} ({_cpu(rounds, 50)}, so "
                                  f"{_ceiling(rounds, 50)}); {sent}"))
         rows.append(Row(what0 + label, unit="/s", values=[r[0].rate for r in rounds],
-                        absolute=f"{_cpu(rounds, 0)} in the workers; wrk -c32, post.lua: each order a new phone"))
+                        absolute=f"{_cpu(rounds, 0)} in the workers{_idle(rounds, 0)}; wrk -c32, post.lua: each order "
+                                 "a new phone"))
+        idle = [r[50].idle for r in rounds if r[50].idle is not None]
+        if idle:
+            held = WORKERS * THREADS * 1000 / _rate(rounds, 50)
+            rows.append(Row(f"  … the machine's CPU left idle meanwhile, at 50 ms{label}", unit="%", values=idle,
+                            absolute=f"each order held one of the {WORKERS * THREADS} threads {held:.0f} ms "
+                                     f"({WORKERS * THREADS} ÷ orders/s), {LATENCY * 1000:.0f} of them the network's"))
     problem = bench.pg_problem()
     if problem is not None:
         rows.append(skipped("orders/s with a PostgreSQL journal", problem))
     return rows
+
+
+def _idle(rounds: Rounds, name: Hashable) -> str:
+    values = [r[name].idle for r in rounds if r[name].idle is not None]
+    return f", the machine {statistics.median(values):.0f} % idle" if values else ""
 
 
 def _ceiling(rounds: Rounds, name: Hashable) -> str:
