@@ -147,8 +147,8 @@ def orders(bench: Bench) -> list[Row]:
         if idle:
             held = WORKERS * THREADS * 1000 / _rate(rounds, 50)
             rows.append(Row(f"  … the machine's CPU left idle meanwhile, at 50 ms{label}", unit="%", values=idle,
-                            absolute=f"each order held one of the {WORKERS * THREADS} threads {held:.0f} ms "
-                                     f"({WORKERS * THREADS} ÷ orders/s), {LATENCY * 1000:.0f} of them the network's"))
+                            absolute=f"{WORKERS * THREADS} threads ÷ orders/s: {held:.0f} ms of a thread for each "
+                                     f"order, {LATENCY * 1000:.0f} of them the network's"))
     problem = bench.pg_problem()
     if problem is not None:
         rows.append(skipped("orders/s with a PostgreSQL journal", problem))
