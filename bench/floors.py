@@ -25,6 +25,8 @@ import time
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from leadkit.tags import STANDARD_TAGS
+
 from context import Bench
 from figures import Row
 
@@ -38,8 +40,7 @@ _LEAD = urlencode({"offer": 217, "flow": 42, "name": "Customer Bench", "phone": 
                    "ua": "Mozilla/5.0 (Linux; Android 14; SM-A546B) AppleWebKit/537.36 (KHTML, like Gecko) "
                          "Chrome/126.0.6478.122 Mobile Safari/537.36"}).encode()
 _QUERY = "utm_source=bench&utm_campaign=spring&sub1=click"
-_NAMES = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "subid", "uuid",
-                    "sub1", "sub2", "sub3", "sub4", "sub5"})
+_NAMES = frozenset(STANDARD_TAGS)  # the tags leadkit keeps by default
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 

@@ -55,9 +55,11 @@ def wrk(url: str, *, seconds: float, connections: int = 16, threads: int = 2, he
         args += ["-s", str(BENCH / "post.lua"), url, "--", str(next(_runs) * threads * 100_000)]
     else:
         args.append(url)
-    cpu, machine = cpu_seconds(server) if server else 0.0, _machine()
+    cpu = cpu_seconds(server) if server else 0.0
+    machine = _machine()
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    cpu, machine_after = cpu_seconds(server) - cpu if server else 0.0, _machine()
+    machine_after = _machine()
+    cpu = cpu_seconds(server) - cpu if server else 0.0
     rate = float(_find(r"Requests/sec:\s+([\d.]+)", out))
     requests = int(_find(r"(\d+) requests in", out))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -143,7 +143,7 @@ def orders(bench: Bench) -> list[Row]:
         rows.append(Row(what0 + label, unit="/s", values=[r[0].rate for r in rounds],
                         absolute=f"{_cpu(rounds, 0)} in the workers{_idle(rounds, 0)}; wrk -c32, post.lua: each order "
                                  "a new phone"))
-        idle = [r[50].idle for r in rounds if r[50].idle is not None]
+        idle = _idles(rounds, 50)
         if idle:
             held = WORKERS * THREADS * 1000 / _rate(rounds, 50)
             rows.append(Row(f"  … the machine's CPU left idle meanwhile, at 50 ms{label}", unit="%", values=idle,
@@ -155,8 +155,12 @@ def orders(bench: Bench) -> list[Row]:
     return rows
 
 
+def _idles(rounds: Rounds, name: Hashable) -> list[float]:
+    return [r[name].idle for r in rounds if r[name].idle is not None]
+
+
 def _idle(rounds: Rounds, name: Hashable) -> str:
-    values = [r[name].idle for r in rounds if r[name].idle is not None]
+    values = _idles(rounds, name)
     return f", the machine {statistics.median(values):.0f} % idle" if values else ""
 
 

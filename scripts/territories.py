@@ -34,8 +34,6 @@ CLDR = "{cldr}"
 '''
 
 
-
-
 def render() -> str:
     territories = sorted(get_global("territory_languages"))
     official = {t: get_official_languages(t) for t in territories}
